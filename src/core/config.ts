@@ -1,0 +1,243 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * One validated configuration: defaults < rampart.config.json < environment.
+ * Secrets are not configuration: they come from a SecretsProvider and never appear here.
+ */
+
+const boolFromEnv = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => (typeof v === 'boolean' ? v : ['true', '1', 'yes'].includes(v)));
+const port = z.coerce.number().int().min(0).max(65535);
+const databaseUrl = z
+  .string()
+  .refine((v) => v === 'memory://' || /^postgres(ql)?:\/\//.test(v), 'must be memory:// or a postgres:// URL');
+
+export const configSchema = z.strictObject({
+  env: z.enum(['development', 'test', 'production']).default('development'),
+  dataDir: z.string().min(1).default('.rampart'),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(3000),
+      publicUrl: z.url().optional(),
+      bodyLimitBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      trustProxy: boolFromEnv.default(false),
+      shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+      requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+      tls: z.strictObject({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
+    })
+    .default({} as never),
+  database: z
+    .strictObject({
+      /** Unset: embedded PGlite in `<dataDir>/db`. `memory://`: embedded, in memory. `postgres://`: PostgreSQL. */
+      url: databaseUrl.optional(),
+      /** PostgreSQL only: how the app role (rampart_app) connects; derived from `url` when unset. */
+      appUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+      poolSize: z.coerce.number().int().min(1).max(200).default(10),
+      statementTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(15_000),
+    })
+    .default({} as never),
+  redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).default({}),
+  secrets: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      pretty: boolFromEnv.default(false),
+    })
+    .default({} as never),
+  jobs: z
+    .strictObject({
+      enabled: boolFromEnv.default(true),
+      pollIntervalMs: z.coerce.number().int().min(50).max(600_000).default(1000),
+      concurrency: z.coerce.number().int().min(1).max(64).default(2),
+      leaseMs: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+    })
+    .default({} as never),
+  demo: z.strictObject({ seed: boolFromEnv.optional() }).default({}),
+});
+
+export type RampartConfig = z.output<typeof configSchema>;
+export type RampartConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables and the config key each one sets. Anything else starting with RAMPART_ is a typo and refused. */
+export const ENV_KEYS: Record<string, string> = {
+  RAMPART_ENV: 'env',
+  RAMPART_DATA_DIR: 'dataDir',
+  RAMPART_HOST: 'http.host',
+  PORT: 'http.port',
+  RAMPART_PUBLIC_URL: 'http.publicUrl',
+  RAMPART_BODY_LIMIT: 'http.bodyLimitBytes',
+  RAMPART_TRUST_PROXY: 'http.trustProxy',
+  RAMPART_SHUTDOWN_TIMEOUT_MS: 'http.shutdownTimeoutMs',
+  RAMPART_TLS_CERT: 'http.tls.certFile',
+  RAMPART_TLS_KEY: 'http.tls.keyFile',
+  DATABASE_URL: 'database.url',
+  RAMPART_DATABASE_APP_URL: 'database.appUrl',
+  RAMPART_DATABASE_POOL_SIZE: 'database.poolSize',
+  RAMPART_STATEMENT_TIMEOUT_MS: 'database.statementTimeoutMs',
+  REDIS_URL: 'redis.url',
+  RAMPART_SECRETS_DIR: 'secrets.dir',
+  RAMPART_LOG_LEVEL: 'log.level',
+  RAMPART_LOG_PRETTY: 'log.pretty',
+  RAMPART_JOBS_ENABLED: 'jobs.enabled',
+  RAMPART_JOBS_POLL_MS: 'jobs.pollIntervalMs',
+  RAMPART_JOBS_CONCURRENCY: 'jobs.concurrency',
+  RAMPART_DEMO: 'demo.seed',
+};
+/** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
+const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];
+
+export type ConfigIssue = { key: string; source: string; message: string };
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.key} (${i.source}): ${i.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+type Layer = { source: string; values: Record<string, unknown> };
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+function flatKeys(value: unknown, prefix = ''): string[] {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => flatKeys(v, prefix ? `${prefix}.${k}` : k));
+}
+
+export type LoadConfigOptions = {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Path of the JSON config file; default `RAMPART_CONFIG` or `<cwd>/rampart.config.json` when present. */
+  file?: string;
+  /** Highest-precedence values, e.g. CLI flags or test overrides. */
+  overrides?: RampartConfigInput;
+};
+
+export function loadConfig(options: LoadConfigOptions = {}): RampartConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const issues: ConfigIssue[] = [];
+  const layers: Layer[] = [];
+
+  const explicitFile = options.file ?? env.RAMPART_CONFIG;
+  const file = explicitFile ? resolve(cwd, explicitFile) : resolve(cwd, 'rampart.config.json');
+  if (existsSync(file)) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('top level must be an object');
+      layers.push({ source: file, values: parsed as Record<string, unknown> });
+    } catch (error) {
+      issues.push({ key: '(file)', source: file, message: `cannot read: ${(error as Error).message}` });
+    }
+  } else if (explicitFile) {
+    issues.push({ key: '(file)', source: file, message: 'file not found' });
+  }
+
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || raw === '') continue;
+    const key = ENV_KEYS[name];
+    if (key) setPath(fromEnv, key, raw);
+    else if (name.startsWith('RAMPART_') && !ENV_PASSTHROUGH.some((re) => re.test(name))) {
+      issues.push({ key: name, source: 'env', message: 'unknown setting (see docs/configuration.md)' });
+    }
+  }
+  layers.push({ source: 'env', values: fromEnv });
+  if (options.overrides) layers.push({ source: 'overrides', values: options.overrides as Record<string, unknown> });
+
+  const merged = layers.reduce<Record<string, unknown>>((acc, layer) => deepMerge(acc, layer.values), {});
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.');
+      const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => (path ? `${path}.${k}` : k)) : [path || '(root)'];
+      for (const key of unknownKeys) {
+        const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
+        const source = [...layers].reverse().find((l) => flatKeys(l.values).some((k) => k === key || k.startsWith(`${key}.`)))?.source;
+        issues.push({ key: envName && source === 'env' ? envName : key, source: source ?? 'default', message: issue.message });
+      }
+    }
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+
+  const config = result.data;
+  config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir);
+  if (config.demo.seed === undefined) config.demo.seed = config.env === 'development';
+  return config;
+}
+
+const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)([^@]*)(@)/i;
+
+export const redactUrl = (url: string | undefined): string | undefined => url?.replace(URL_PASSWORD, '$1[redacted]$3');
+
+export const urlHasPassword = (url: string | undefined): boolean => {
+  const match = url ? URL_PASSWORD.exec(url) : null;
+  return Boolean(match && match[2]);
+};
+
+/** The effective config with anything secret-bearing masked; what `rampart config check` prints. */
+export function redactConfig(config: RampartConfig): RampartConfig {
+  return {
+    ...config,
+    database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) },
+    redis: { ...config.redis, url: redactUrl(config.redis.url) },
+  };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The strict checks RAMPART_ENV=production switches on (controls DE-1, DA-3). Each finding names
+ * the key to fix. Checks that need a database (pending migrations) run at start-up instead.
+ */
+export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
+  if (config.env !== 'production') return [];
+  const problems: ConfigIssue[] = [];
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('RAMPART_SECRET_') && env[name]) {
+      problems.push({ key: name, source: 'env', message: 'plaintext secret in the environment; mount it as a file in secrets.dir (RAMPART_SECRETS_DIR)' });
+    }
+  }
+  if (urlHasPassword(config.database.url)) problems.push({ key: 'DATABASE_URL', source: 'env', message: 'contains a password; put it in the secret file database_password' });
+  if (urlHasPassword(config.database.appUrl)) problems.push({ key: 'RAMPART_DATABASE_APP_URL', source: 'env', message: 'contains a password; put it in the secret file database_app_password' });
+  if (urlHasPassword(config.redis.url)) problems.push({ key: 'REDIS_URL', source: 'env', message: 'contains a password; put it in the secret file redis_password' });
+  if (!config.secrets.dir) problems.push({ key: 'RAMPART_SECRETS_DIR', source: 'default', message: 'production needs a mounted secrets directory' });
+  if (config.database.url === 'memory://') problems.push({ key: 'DATABASE_URL', source: 'env', message: 'memory:// loses all data on restart' });
+  const hasTls = Boolean(config.http.tls.certFile && config.http.tls.keyFile);
+  if (!hasTls && !config.http.trustProxy && !LOOPBACK.has(config.http.host)) {
+    problems.push({ key: 'RAMPART_TLS_CERT', source: 'default', message: `listening on ${config.http.host} without TLS; give --tls-cert/--tls-key or run behind a TLS proxy (RAMPART_TRUST_PROXY=true)` });
+  }
+  if (config.demo.seed) problems.push({ key: 'RAMPART_DEMO', source: 'env', message: 'the demo tenant must not be seeded in production' });
+  return problems;
+}
+
+export function tlsConfigProblems(config: RampartConfig): ConfigIssue[] {
+  const { certFile, keyFile } = config.http.tls;
+  if (Boolean(certFile) !== Boolean(keyFile)) return [{ key: certFile ? 'RAMPART_TLS_KEY' : 'RAMPART_TLS_CERT', source: 'config', message: 'TLS needs both a certificate and a key' }];
+  return [];
+}

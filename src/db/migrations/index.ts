@@ -1,0 +1,5 @@
+import type { Migration } from '../migrate.js';
+import { coreMigration } from './0001_core.js';
+
+/** Every migration, in version order. Modules append theirs as they land. */
+export const migrations: readonly Migration[] = [coreMigration];

@@ -1,0 +1,83 @@
+import { sql, type Transaction } from 'kysely';
+import { isUuid, RampartError, uuidv7, type Logger } from '../core/index.js';
+import { APP_ROLE, type Database } from './connect.js';
+import type { Schema, Tenant } from './schema.js';
+
+/** Who is acting. An AI agent always acts on behalf of a user (never more than that user). */
+export type Actor =
+  | { type: 'user'; id: string }
+  | { type: 'agent'; id: string; onBehalfOf: string }
+  | { type: 'system'; id: string }
+  | { type: 'anonymous' };
+
+export type TenantScope = { tenantId: string; actor: Actor };
+
+export type TenantTransaction = Transaction<Schema>;
+
+export const actorId = (actor: Actor): string => {
+  switch (actor.type) {
+    case 'anonymous':
+      return 'anonymous';
+    case 'agent':
+      return `agent:${actor.id}:for:${actor.onBehalfOf}`;
+    default:
+      return `${actor.type}:${actor.id}`;
+  }
+};
+
+/**
+ * Runs `fn` in one transaction, as role rampart_app, with `rampart.tenant_id` and
+ * `rampart.actor_id` set for that transaction only. Row-level security then confines every
+ * statement in `fn` to the tenant, whatever its WHERE clause says. (invariant 1, control: DE-2)
+ *
+ * One transaction per call: either everything `fn` wrote commits, or nothing does.
+ */
+export async function withTenant<T>(db: Database, scope: TenantScope, fn: (trx: TenantTransaction) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
+  if (!isUuid(scope.tenantId)) throw new RampartError('bad_request', { detail: 'tenant id must be a UUID' });
+  const builder = options.readOnly ? db.app.transaction().setAccessMode('read only') : db.app.transaction();
+  return builder.execute(async (trx) => {
+    // Embedded: PGlite is one superuser session, so drop to the app role for this transaction.
+    // PostgreSQL: the app pool already logs in as rampart_app; SET ROLE would be refused anyway.
+    if (db.kind === 'embedded') await sql.raw(`SET LOCAL ROLE ${APP_ROLE}`).execute(trx);
+    await sql`select set_config('rampart.tenant_id', ${scope.tenantId}, true), set_config('rampart.actor_id', ${actorId(scope.actor)}, true)`.execute(trx);
+    return fn(trx);
+  });
+}
+
+/**
+ * The privileged path: a transaction as the owner role, which sees every tenant. Only for system
+ * work that is cross-tenant by nature (claiming jobs, creating tenants, maintenance). The reason is
+ * logged for every call so each use is visible; the audit module records it once it lands.
+ */
+export async function unsafeAsSystem<T>(db: Database, { reason, log }: { reason: string; log?: Logger }, fn: (trx: Transaction<Schema>) => Promise<T>): Promise<T> {
+  if (reason.trim().length < 8) throw new Error('unsafeAsSystem needs a reason of at least 8 characters');
+  log?.debug({ reason }, 'system transaction');
+  return db.owner.transaction().execute(fn);
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export async function createTenant(db: Database, input: { slug: string; name: string; id?: string }, log?: Logger): Promise<Tenant> {
+  if (!SLUG.test(input.slug)) throw new RampartError('validation_failed', { issues: [{ pointer: '/slug', message: 'lowercase letters, digits and dashes, 1-63 characters' }] });
+  const name = input.name.trim();
+  if (!name || name.length > 200) throw new RampartError('validation_failed', { issues: [{ pointer: '/name', message: 'between 1 and 200 characters' }] });
+  return unsafeAsSystem(db, { reason: 'tenant creation is cross-tenant by nature', ...(log ? { log } : {}) }, async (trx) => {
+    const existing = await trx.selectFrom('tenants').select('id').where('slug', '=', input.slug).executeTakeFirst();
+    if (existing) throw new RampartError('conflict', { detail: `a tenant with slug "${input.slug}" exists` });
+    return trx
+      .insertInto('tenants')
+      .values({ id: input.id ?? uuidv7(), slug: input.slug, name, created_at: new Date(), updated_at: new Date() })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+export async function findTenantBySlug(db: Database, slug: string): Promise<Tenant | undefined> {
+  return unsafeAsSystem(db, { reason: 'resolve tenant from slug before any tenant scope exists' }, (trx) =>
+    trx.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst(),
+  );
+}
+
+export async function listTenants(db: Database): Promise<Tenant[]> {
+  return unsafeAsSystem(db, { reason: 'operator listing of all tenants' }, (trx) => trx.selectFrom('tenants').selectAll().orderBy('created_at').execute());
+}
