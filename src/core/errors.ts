@@ -27,7 +27,7 @@ export const ERROR_CATALOGUE = {
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** One entry of a validation failure: where (a JSON pointer into the input) and what. */
-export type FieldIssue = { pointer: string; message: string };
+export type FieldIssue = { pointer: string; message: string; in?: 'body' | 'query' | 'params' | 'headers' };
 
 export type RampartErrorOptions = {
   detail?: string;
@@ -35,6 +35,8 @@ export type RampartErrorOptions = {
   cause?: unknown;
   /** Extra members for the problem document; only safe, non-secret values. */
   extensions?: Record<string, unknown>;
+  /** Show detail and extensions on a 5xx too; only for messages written for the caller (e.g. readiness). */
+  expose?: boolean;
 };
 
 export class RampartError extends Error {
@@ -56,7 +58,7 @@ export class RampartError extends Error {
     this.detail = options.detail;
     this.issues = options.issues;
     this.extensions = options.extensions;
-    this.expose = entry.status < 500;
+    this.expose = options.expose ?? entry.status < 500;
   }
 }
 

@@ -5,3 +5,4 @@ export * from './logger.js';
 export * from './ids.js';
 export * from './clock.js';
 export * from './crypto.js';
+export * from './keyring.js';

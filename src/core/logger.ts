@@ -38,6 +38,24 @@ export const REDACT_PATHS = [
   '*.masterKey',
 ];
 
+/**
+ * Errors are logged without the fields drivers fill with row values: Postgres puts the offending
+ * value of a unique or check violation in `detail` ("Key (email)=(ann@example.com)"), and query
+ * parameters may hold anything. (invariant 5)
+ */
+export function serializeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const withCode = error as Error & { code?: unknown; constraint?: unknown; table?: unknown; statusCode?: unknown };
+  const isSqlError = typeof withCode.code === 'string' && /^[0-9A-Z]{5}$/.test(withCode.code);
+  // Data exceptions echo the rejected input: 'invalid input syntax for type uuid: "..."'.
+  const message = isSqlError ? error.message.replace(/: ".*"$/s, ': [redacted]') : error.message;
+  const stack = isSqlError ? error.stack?.replace(error.message, message) : error.stack;
+  const out: Record<string, unknown> = { type: error.name, message, stack };
+  for (const key of ['code', 'constraint', 'table', 'statusCode'] as const) if (withCode[key] !== undefined) out[key] = withCode[key];
+  if (error.cause) out.cause = serializeError(error.cause);
+  return out;
+}
+
 export type LoggerOptions = {
   level?: string;
   pretty?: boolean;
@@ -53,6 +71,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    serializers: { err: serializeError },
   };
   if (options.destination) return pino(config, options.destination);
   if (options.pretty) return pino({ ...config, transport: { target: 'pino-pretty', options: { colorize: true } } });

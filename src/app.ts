@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import {
+  chainSecretsProviders,
+  ConfigError,
+  createKeyCache,
+  createLogger,
+  envSecretsProvider,
+  fileSecretsProvider,
+  loadMasterKeyRing,
+  productionProblems,
+  tlsConfigProblems,
+  type KekRing,
+  type KeyCache,
+  type Logger,
+  type RampartConfig,
+  type SecretsProvider,
+} from './core/index.js';
+import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, type Database, type JobQueue, type Migration } from './db/index.js';
+import { buildServer, healthRoutes, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
+
+/**
+ * The composition root: the one place that builds services and wires them together. No module
+ * keeps state of its own at import time, so a test builds a whole Rampart (in-memory database
+ * included) and throws it away.
+ */
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export type Rampart = {
+  config: RampartConfig;
+  log: Logger;
+  secrets: SecretsProvider;
+  db: Database;
+  keys: { ring: KekRing; cache: KeyCache };
+  jobs: JobQueue;
+  redis: Redis | undefined;
+  server: Server;
+  /** Stops the job runner, drains HTTP, closes Redis and the database. Idempotent. */
+  close(): Promise<void>;
+};
+
+export type CreateRampartOptions = {
+  config: RampartConfig;
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Embedded only: start from a migrated data-dir snapshot (tests). */
+  loadDataDir?: Blob;
+  authenticate?: Authenticator;
+  authorize?: Authorizer;
+  routes?: RouteDefinition[];
+  migrations?: readonly Migration[];
+  tls?: { key: Buffer; cert: Buffer };
+};
+
+export function secretsProviderFor(config: RampartConfig, env: NodeJS.ProcessEnv): SecretsProvider {
+  const files = fileSecretsProvider({ dir: config.secrets.dir ?? join(config.dataDir, 'secrets') });
+  // Environment secrets are a development convenience; production refuses them (productionProblems).
+  return config.env === 'production' ? files : chainSecretsProviders([files, envSecretsProvider({ env })]);
+}
+
+export const DEMO_TENANT = { slug: 'demo', name: 'Demo Company' } as const;
+
+export async function createRampart(options: CreateRampartOptions): Promise<Rampart> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const log = options.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
+  const problems = [...tlsConfigProblems(config), ...productionProblems(config, env)];
+  if (problems.length) throw new ConfigError(problems);
+  const isProduction = config.env === 'production';
+  const embeddedOnDisk = config.database.url === undefined;
+
+  const secrets = secretsProviderFor(config, env);
+  const ring = await loadMasterKeyRing({
+    secrets,
+    production: isProduction,
+    ...(embeddedOnDisk ? { devKeyFile: join(config.dataDir, 'secrets', 'master_key') } : {}),
+    log,
+  });
+
+  const db = await openDatabase({
+    url: config.database.url,
+    dataDir: config.dataDir,
+    appUrl: config.database.appUrl,
+    poolSize: config.database.poolSize,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+    secrets,
+    log,
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+  });
+  const redis = config.redis.url ? await connectRedis(config.redis.url, secrets, log) : undefined;
+  const closeEarly = async () => {
+    redis?.disconnect();
+    await db.close();
+  };
+
+  try {
+    const list = options.migrations ?? builtInMigrations;
+    const status = await migrationStatus(db, list);
+    if (status.problems.length) throw new MigrationError(status.problems.join('\n'));
+    if (status.pending.length) {
+      if (isProduction) {
+        throw new MigrationError(`${status.pending.length} pending migration(s) (${status.pending.map((m) => m.version).join(', ')}); production does not migrate at start: run \`rampart migrate\` first`);
+      }
+      await migrate({ db, list, log, secrets });
+    }
+
+    const jobs = createJobQueue({ db, log, leaseMs: config.jobs.leaseMs, pollIntervalMs: config.jobs.pollIntervalMs, concurrency: config.jobs.concurrency });
+    registerMaintenanceJobs(jobs, db);
+
+    if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
+      const tenant = await createTenant(db, DEMO_TENANT, log).catch((error: { code?: string }) => {
+        if (error.code !== 'conflict') throw error; // another node seeded it first
+      });
+      if (tenant) log.info({ tenant: tenant.id }, 'seeded the demo tenant');
+    }
+
+    const server = await buildServer({
+      config,
+      log,
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+      ...(options.authorize ? { authorize: options.authorize } : {}),
+      routes: [
+        ...healthRoutes({
+          version: VERSION,
+          checks: [
+            { name: 'database', check: () => db.ping() },
+            {
+              name: 'migrations',
+              check: async () => {
+                const current = await migrationStatus(db, list);
+                if (current.pending.length || current.problems.length) throw new Error('migrations are not current');
+              },
+            },
+            ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
+          ],
+        }),
+        ...tenantRoutes({ db }),
+        ...(options.routes ?? []),
+      ],
+    });
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await jobs.stop();
+        await server.app.close();
+        if (redis) await redis.quit().catch(() => redis.disconnect());
+        await db.close();
+      })());
+
+    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, server, close };
+  } catch (error) {
+    await closeEarly();
+    throw error;
+  }
+}
+
+async function connectRedis(url: string, secrets: SecretsProvider, log: Logger): Promise<Redis> {
+  const password = await secrets.get('redis_password');
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    ...(password ? { password: password.reveal() } : {}),
+  });
+  redis.on('error', (error: Error) => log.warn({ err: { message: error.message } }, 'redis connection error'));
+  await redis.connect();
+  return redis;
+}
+
+/** Housekeeping every node schedules idempotently; the queue runs each slot once cluster-wide. */
+function registerMaintenanceJobs(jobs: JobQueue, db: Database): void {
+  jobs.register('jobs.prune', async () => {
+    const cutoff = new Date(Date.now() - 7 * 86_400_000);
+    await db.owner.deleteFrom('jobs').where('status', '=', 'succeeded').where('finished_at', '<', cutoff).execute();
+  });
+}
+
+export async function scheduleMaintenance(jobs: JobQueue): Promise<void> {
+  await jobs.schedule({ key: 'jobs.prune', kind: 'jobs.prune', intervalSeconds: 86_400 });
+}

@@ -1,0 +1,215 @@
+import { readFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { createRampart, scheduleMaintenance, secretsProviderFor, VERSION } from '../app.js';
+import { ConfigError, createLogger, isUuid, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
+import { createJobQueue, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
+
+/**
+ * `rampart` — exit codes: 0 success, 1 the command failed, 2 invalid usage or configuration.
+ * Errors are one readable line (two for config: each bad key on its own line), never a stack.
+ */
+
+export type CliIo = { out: (text: string) => void; err: (text: string) => void; env: NodeJS.ProcessEnv; cwd: string };
+
+const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env, cwd: process.cwd() };
+
+class UsageError extends Error {}
+
+function configFrom(io: CliIo, overrides: RampartConfigInput = {}): RampartConfig {
+  return loadConfig({ env: io.env, cwd: io.cwd, overrides });
+}
+
+async function openForCli(config: RampartConfig) {
+  const log = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  const secrets = secretsProviderFor(config, process.env);
+  const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir, appUrl: config.database.appUrl, poolSize: 2, secrets, log });
+  return { db, log, secrets };
+}
+
+async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?: string; tlsKey?: string }): Promise<number> {
+  const overrides: RampartConfigInput = { http: {} as NonNullable<RampartConfigInput['http']> };
+  const http = overrides.http as Record<string, unknown>;
+  if (flags.port !== undefined) http.port = flags.port;
+  if (flags.host !== undefined) http.host = flags.host;
+  if (flags.tlsCert || flags.tlsKey) http.tls = { ...(flags.tlsCert ? { certFile: flags.tlsCert } : {}), ...(flags.tlsKey ? { keyFile: flags.tlsKey } : {}) };
+  const config = configFrom(io, overrides);
+  const { certFile, keyFile } = config.http.tls;
+  const tls = certFile && keyFile ? { cert: await readFile(certFile), key: await readFile(keyFile) } : undefined;
+  const rampart = await createRampart({ config, env: io.env, ...(tls ? { tls } : {}) });
+  const { app } = rampart.server;
+  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  if (config.jobs.enabled) {
+    await scheduleMaintenance(rampart.jobs);
+    rampart.jobs.start();
+  }
+  io.out(`Rampart ${VERSION} (${config.env}) listening on ${address}\n`);
+  io.out(`  database: ${rampart.db.description}\n`);
+  if (config.demo.seed) io.out(`  demo tenant: "demo"\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    rampart.log.info({ signal }, 'shutting down: no new connections, draining in-flight requests');
+    const force = setTimeout(() => {
+      rampart.log.error('shutdown timed out; exiting with requests still open');
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs);
+    force.unref();
+    rampart.close().then(
+      () => {
+        rampart.log.info('shut down cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        rampart.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+async function migrateCommand(io: CliIo, flags: { status?: boolean }): Promise<number> {
+  const config = configFrom(io);
+  const { db, log, secrets } = await openForCli(config);
+  try {
+    if (flags.status) {
+      const status = await migrationStatus(db, migrations);
+      for (const row of status.applied) io.out(`applied  ${String(row.version).padStart(4, '0')} ${row.name}  ${row.applied_at.toISOString()}\n`);
+      for (const m of status.pending) io.out(`pending  ${String(m.version).padStart(4, '0')} ${m.name}\n`);
+      for (const p of status.problems) io.err(`problem  ${p}\n`);
+      return status.problems.length ? 1 : 0;
+    }
+    const result = await migrate({ db, list: migrations, log, secrets });
+    if (!result.applied.length) io.out('database is up to date\n');
+    for (const m of result.applied) io.out(`applied ${String(m.version).padStart(4, '0')} ${m.name} (${m.durationMs} ms)\n`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function configCheck(io: CliIo, flags: { json?: boolean }): Promise<number> {
+  const config = configFrom(io);
+  const problems = [...tlsConfigProblems(config), ...productionProblems(config, io.env)];
+  const shown = redactConfig(config);
+  io.out(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : flatten(shown).map(([key, value]) => `${key} = ${value}\n`).join(''));
+  if (problems.length) {
+    for (const p of problems) io.err(`invalid: ${p.key} (${p.source}): ${p.message}\n`);
+    return 2;
+  }
+  io.err('configuration is valid\n');
+  return 0;
+}
+
+function flatten(value: unknown, prefix = ''): Array<[string, string]> {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
+  }
+  return [[prefix, value === undefined ? '(unset)' : String(value)]];
+}
+
+async function jobsCommand(io: CliIo, flags: { status?: string; limit?: string; retry?: string }): Promise<number> {
+  const config = configFrom(io);
+  const { db, log } = await openForCli(config);
+  try {
+    const status = await migrationStatus(db, migrations);
+    if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
+    const jobs = createJobQueue({ db, log });
+    if (flags.retry) {
+      if (!isUuid(flags.retry)) throw new UsageError('--retry takes a job id (UUID)');
+      const job = await jobs.retry(flags.retry);
+      io.out(`re-queued ${job.id} (${job.kind})\n`);
+      return 0;
+    }
+    const allowed = ['queued', 'running', 'succeeded', 'dead'];
+    if (flags.status && !allowed.includes(flags.status)) throw new UsageError(`--status must be one of ${allowed.join(', ')}`);
+    const limit = flags.limit ? Number(flags.limit) : 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new UsageError('--limit must be a whole number from 1 to 200');
+    const counts = await jobs.counts();
+    io.out(`jobs: ${allowed.map((s) => `${s} ${counts[s] ?? 0}`).join(', ')}\n`);
+    const list = await jobs.list({ ...(flags.status ? { status: flags.status as 'queued' } : {}), limit });
+    for (const job of list) {
+      const schedule = job.interval_seconds ? ` every ${job.interval_seconds}s` : '';
+      io.out(`${job.id}  ${job.status.padEnd(9)} ${job.kind}${schedule}  attempts ${job.attempts}/${job.max_attempts}  run_at ${job.run_at.toISOString()}${job.last_error ? `  last error: ${job.last_error.split('\n')[0]}` : ''}\n`);
+    }
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('rampart')
+    .description('Rampart: business apps, secure by construction')
+    .version(VERSION, '-v, --version')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run rampart --help for usage)')
+    .exitOverride();
+  const action =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) =>
+      setExit(await fn(...args));
+
+  program
+    .command('serve')
+    .description('start the HTTP server and the job runner')
+    .option('-p, --port <port>', 'port to listen on (env PORT)')
+    .option('--host <host>', 'interface to bind (env RAMPART_HOST)')
+    .option('--tls-cert <file>', 'PEM certificate; with --tls-key serves HTTPS, TLS 1.2 or newer')
+    .option('--tls-key <file>', 'PEM private key')
+    .action(action((flags: { port?: string; host?: string; tlsCert?: string; tlsKey?: string }) => serve(io, flags)));
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .option('--status', 'list applied and pending migrations without applying')
+    .action(action((flags: { status?: boolean }) => migrateCommand(io, flags)));
+  const config = program.command('config').description('inspect configuration');
+  config
+    .command('check')
+    .description('print the effective configuration (secrets redacted); exit 2 when invalid')
+    .option('--json', 'JSON output')
+    .action(action((flags: { json?: boolean }) => configCheck(io, flags)));
+  program
+    .command('jobs')
+    .description('show background jobs')
+    .addOption(new Option('--status <status>', 'only jobs in this state').choices(['queued', 'running', 'succeeded', 'dead']))
+    .option('--limit <n>', 'how many to list (1-200)', '20')
+    .option('--retry <id>', 're-queue a dead job')
+    .action(action((flags: { status?: string; limit?: string; retry?: string }) => jobsCommand(io, flags)));
+  return program;
+}
+
+export async function run(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  if (argv.length === 0) {
+    io.err(program.helpInformation());
+    return 2;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof ConfigError) {
+      io.err('invalid configuration:\n');
+      for (const issue of error.issues) io.err(`  ${issue.key} (${issue.source}): ${issue.message}\n`);
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof MigrationError) {
+      io.err(`migration error: ${error.message}\n`);
+      return 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.err(`error: ${message}\n`);
+    return 1;
+  }
+}

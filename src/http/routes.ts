@@ -1,0 +1,147 @@
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { z } from 'zod';
+import { RampartError, toPointer, type FieldIssue } from '../core/index.js';
+
+/**
+ * Deny by default (invariant 2, control: AZ-2). Every route declares what it does, as an
+ * `{ action, resource }` pair the policy engine decides on, or says out loud that it is public.
+ * The server refuses to start with a route that declares neither, however it was registered.
+ */
+export type RouteAuth = { action: string; resource: string } | { public: true };
+
+/** Who is calling, as established by an Authenticator (identity lands with the identity module). */
+export type Principal = {
+  type: 'user' | 'agent' | 'service';
+  id: string;
+  tenantId: string;
+  roles: readonly string[];
+  onBehalfOf?: string;
+};
+
+export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
+
+export type AuthorizationRequest = { principal: Principal; action: string; resource: string; request: FastifyRequest };
+export type Authorizer = (input: AuthorizationRequest) => Promise<boolean>;
+
+/** Nobody is authenticated until the identity module provides an authenticator. */
+export const noAuthenticator: Authenticator = async () => null;
+
+/**
+ * Interim authorizer until the policy engine lands: an authenticated principal acting inside its
+ * own tenant passes; the engine replaces this with per-action, per-record decisions.
+ */
+export const authenticatedOnly: Authorizer = async ({ principal }) => Boolean(principal.tenantId);
+
+const ACTION = /^[a-z][a-z0-9_:-]{0,63}$/;
+const RESOURCE = /^[a-z][a-z0-9_.:-]{0,127}$/;
+
+export function isRouteAuth(value: unknown): value is RouteAuth {
+  if (!value || typeof value !== 'object') return false;
+  const auth = value as Record<string, unknown>;
+  if (auth.public === true) return Object.keys(auth).length === 1;
+  return typeof auth.action === 'string' && ACTION.test(auth.action) && typeof auth.resource === 'string' && RESOURCE.test(auth.resource);
+}
+
+export type RouteContext<P, Q, B> = {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal | null;
+  log: FastifyBaseLogger;
+};
+
+type Schema = z.ZodType;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export type RouteSpec<PS extends Schema | undefined, QS extends Schema | undefined, BS extends Schema | undefined> = {
+  method: HTTPMethods | HTTPMethods[];
+  url: string;
+  auth: RouteAuth;
+  summary?: string;
+  params?: PS;
+  query?: QS;
+  body?: BS;
+  handler: (context: RouteContext<Out<PS>, Out<QS>, Out<BS>>) => Promise<unknown>;
+};
+
+export type RouteDefinition = RouteSpec<Schema | undefined, Schema | undefined, Schema | undefined>;
+
+export const defineRoute = <PS extends Schema | undefined = undefined, QS extends Schema | undefined = undefined, BS extends Schema | undefined = undefined>(
+  spec: RouteSpec<PS, QS, BS>,
+): RouteDefinition => spec as unknown as RouteDefinition;
+
+export type RegisteredRoute = { method: string; url: string; auth: RouteAuth };
+
+export type PipelineServices = { authenticate: Authenticator; authorize: Authorizer };
+
+function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part: NonNullable<FieldIssue['in']>): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value ?? (part === 'body' ? undefined : {}));
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({ in: part, pointer: toPointer(issue.path), message: issue.message }));
+  const first = issues[0]!;
+  throw new RampartError('validation_failed', { detail: `${part} ${first.pointer}: ${first.message}`, issues });
+}
+
+/**
+ * The request pipeline, one row per step:
+ * authenticate -> resolve tenant -> authorize -> validate -> handle. (Audit joins with its module.)
+ */
+async function runPipeline(route: RouteDefinition, services: PipelineServices, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const principal = await authenticate(route, services, request);
+  if (principal && !('public' in route.auth)) await authorize(route.auth, services, principal, request);
+  const context: RouteContext<unknown, unknown, unknown> = {
+    request,
+    reply,
+    params: parsePart(route.params, request.params, 'params'),
+    query: parsePart(route.query, request.query, 'query'),
+    body: parsePart(route.body, request.body, 'body'),
+    principal,
+    log: request.log,
+  };
+  return route.handler(context);
+}
+
+async function authenticate(route: RouteDefinition, services: PipelineServices, request: FastifyRequest): Promise<Principal | null> {
+  const principal = await services.authenticate(request);
+  if (!principal && !('public' in route.auth)) throw new RampartError('unauthenticated', { detail: 'sign in or present a valid access token' });
+  return principal;
+}
+
+async function authorize(auth: { action: string; resource: string }, services: PipelineServices, principal: Principal, request: FastifyRequest): Promise<void> {
+  const allowed = await services.authorize({ principal, action: auth.action, resource: auth.resource, request });
+  if (!allowed) throw new RampartError('forbidden', { detail: `not allowed to ${auth.action} ${auth.resource}` });
+}
+
+export function registerRoute(app: FastifyInstance, services: PipelineServices, route: RouteDefinition): void {
+  if (!isRouteAuth(route.auth)) throw new Error(`route ${String(route.method)} ${route.url}: auth must be { action, resource } or { public: true }`);
+  app.route({
+    method: route.method,
+    url: route.url,
+    config: { auth: route.auth },
+    handler: async (request, reply) => {
+      const result = await runPipeline(route, services, request, reply);
+      if (reply.sent) return reply;
+      return result === undefined ? reply.code(reply.statusCode === 200 ? 204 : reply.statusCode).send() : result;
+    },
+  });
+}
+
+/**
+ * Installs the guard: any route registered on this instance or its children without a valid
+ * `config.auth` (a plugin calling app.get directly, a typo) throws during start-up.
+ */
+export function enforceRouteDeclarations(app: FastifyInstance): RegisteredRoute[] {
+  const table: RegisteredRoute[] = [];
+  app.addHook('onRoute', (options) => {
+    const auth = (options.config as { auth?: unknown } | undefined)?.auth;
+    const methods = Array.isArray(options.method) ? options.method : [options.method];
+    if (!isRouteAuth(auth)) {
+      throw new Error(`route ${methods.join(',')} ${options.url} declares neither { action, resource } nor { public: true }: refused (deny by default)`);
+    }
+    for (const method of methods) table.push({ method: String(method), url: options.url, auth });
+  });
+  return table;
+}

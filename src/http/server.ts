@@ -1,0 +1,91 @@
+import helmet from '@fastify/helmet';
+import type { Server as Server_ } from 'node:https';
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { requestId, type Logger, type RampartConfig } from '../core/index.js';
+import { installProblemHandlers } from './problem.js';
+import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type RegisteredRoute, type RouteDefinition } from './routes.js';
+
+export type ServerOptions = {
+  config: RampartConfig;
+  log: Logger;
+  routes: RouteDefinition[];
+  authenticate?: Authenticator;
+  authorize?: Authorizer;
+  /** PEM key and certificate; when given the listener is HTTPS with TLS 1.2 as the floor (control: DA-3). */
+  tls?: { key: Buffer; cert: Buffer };
+};
+
+export type Server = { app: FastifyInstance; routeTable: RegisteredRoute[] };
+
+/** JSON with bigint as a decimal string (money is bigint; JSON.stringify throws on it). */
+export const stringifyJson = (payload: unknown): string => JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+
+/** What a request looks like in the log: no query string (it may carry tokens), no headers. */
+const requestSerializer = (request: { id: string; method: string; url: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
+  id: request.id,
+  method: request.method,
+  path: request.url.split('?')[0],
+  ip: request.ip ?? request.socket?.remoteAddress,
+});
+
+export async function buildServer(options: ServerOptions): Promise<Server> {
+  const { config } = options;
+  const httpLog = options.log.child({}, { serializers: { req: requestSerializer, res: (reply: { statusCode: number }) => ({ status: reply.statusCode }) } });
+  const fastifyOptions: FastifyServerOptions = {
+    loggerInstance: httpLog,
+    genReqId: (raw) => requestId(raw.headers['x-request-id']),
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    // Slow clients (slowloris) cannot hold a connection open forever.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.requestTimeoutMs + 5_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false },
+  };
+  const app = (
+    options.tls
+      ? Fastify({ ...(fastifyOptions as unknown as FastifyHttpsOptions<Server_>), https: { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } })
+      : Fastify(fastifyOptions)
+  ) as unknown as FastifyInstance;
+
+  const routeTable = enforceRouteDeclarations(app);
+  installProblemHandlers(app);
+  app.setReplySerializer(stringifyJson);
+  // An API of JSON only: a text/plain body is refused (415) rather than half-understood.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), payment=()');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly };
+  for (const route of options.routes) registerRoute(app, services, route);
+  await app.ready();
+  return { app, routeTable };
+}

@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyRequest } from 'fastify';
+import { inject } from 'vitest';
+import { createRampart, type CreateRampartOptions, type Rampart } from '../../src/app.js';
+import { loadConfig, type RampartConfigInput } from '../../src/core/index.js';
+import { openDatabase, type Database } from '../../src/db/index.js';
+import type { Authenticator, Principal } from '../../src/http/index.js';
+
+let template: Blob | undefined;
+
+/** The migrated embedded template built by the global setup. */
+export async function templateDataDir(): Promise<Blob> {
+  template ??= new Blob([await readFile(inject('pgliteTemplate'))]);
+  return template;
+}
+
+/** A fresh, migrated, in-memory embedded database. */
+export async function testDatabase(): Promise<Database> {
+  return openDatabase({ url: 'memory://', loadDataDir: await templateDataDir() });
+}
+
+export function testConfig(overrides: RampartConfigInput = {}) {
+  return loadConfig({
+    env: {},
+    cwd: '/nonexistent-rampart-test-dir',
+    overrides: {
+      env: 'test',
+      database: { url: 'memory://' },
+      log: { level: 'silent' },
+      jobs: { enabled: false },
+      demo: { seed: false },
+      ...overrides,
+    } as RampartConfigInput,
+  });
+}
+
+/** A whole Rampart in memory: embedded database from the template, silent log, no listener. */
+export async function testRampart(options: Partial<CreateRampartOptions> & { configOverrides?: RampartConfigInput } = {}): Promise<Rampart> {
+  const { configOverrides, ...rest } = options;
+  return createRampart({ config: testConfig(configOverrides), env: {}, loadDataDir: await templateDataDir(), ...rest });
+}
+
+/** Authenticates `Authorization: Bearer <token>` against a fixed table of test principals. */
+export function bearerAuthenticator(principals: Record<string, Principal>): Authenticator {
+  return async (request: FastifyRequest) => {
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    return (token && principals[token]) || null;
+  };
+}
