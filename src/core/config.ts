@@ -25,9 +25,9 @@ export const configSchema = z.strictObject({
       trustProxy: boolFromEnv.default(false),
       shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
       requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
-      tls: z.strictObject({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
+      tls: z.strictObject({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).prefault({}),
     })
-    .default({} as never),
+    .prefault({}),
   database: z
     .strictObject({
       /** Unset: embedded PGlite in `<dataDir>/db`. `memory://`: embedded, in memory. `postgres://`: PostgreSQL. */
@@ -37,15 +37,15 @@ export const configSchema = z.strictObject({
       poolSize: z.coerce.number().int().min(1).max(200).default(10),
       statementTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(15_000),
     })
-    .default({} as never),
-  redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).default({}),
-  secrets: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
+    .prefault({}),
+  redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).prefault({}),
+  secrets: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       pretty: boolFromEnv.default(false),
     })
-    .default({} as never),
+    .prefault({}),
   jobs: z
     .strictObject({
       enabled: boolFromEnv.default(true),
@@ -53,8 +53,8 @@ export const configSchema = z.strictObject({
       concurrency: z.coerce.number().int().min(1).max(64).default(2),
       leaseMs: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
     })
-    .default({} as never),
-  demo: z.strictObject({ seed: boolFromEnv.optional() }).default({}),
+    .prefault({}),
+  demo: z.strictObject({ seed: boolFromEnv.optional() }).prefault({}),
 });
 
 export type RampartConfig = z.output<typeof configSchema>;

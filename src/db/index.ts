@@ -5,3 +5,4 @@ export { withTenant, unsafeAsSystem, createTenant, findTenantBySlug, listTenants
 export { createJobQueue, backoffMs, nextSlot, type JobQueue, type JobHandler, type JobContext, type EnqueueInput, type ScheduleInput } from './jobs.js';
 export { dataKeyStore, envelopeFor, rotateTenantDataKey, rewrapDataKeys } from './keys.js';
 export type { Schema, Tenant, Job } from './schema.js';
+export { findRlsViolations, type RlsViolation } from './invariants.js';

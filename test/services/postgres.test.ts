@@ -1,0 +1,15 @@
+import { describe, inject } from 'vitest';
+import { jobsSuite } from '../suites/jobs.js';
+import { keysSuite } from '../suites/keys.js';
+import { migrationsSuite } from '../suites/migrations.js';
+import { tenancySuite } from '../suites/tenancy.js';
+import { postgresHarness } from './pg-harness.js';
+
+const hasPostgres = !inject('servicesMissing').some((m) => m.startsWith('PostgreSQL'));
+
+describe.skipIf(!hasPostgres)('PostgreSQL', () => {
+  tenancySuite(postgresHarness());
+  migrationsSuite(postgresHarness());
+  jobsSuite(postgresHarness());
+  keysSuite(postgresHarness());
+});
