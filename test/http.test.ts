@@ -1,0 +1,279 @@
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Rampart } from '../src/app.js';
+import { createCapturingLogger, RampartError } from '../src/core/index.js';
+import { defineRoute, enforceRouteDeclarations, registerRoute, type Principal, type RouteDefinition } from '../src/http/index.js';
+import { bearerAuthenticator, testRampart } from './support/rampart.js';
+
+const TENANT = '01900000-0000-7000-8000-000000000001';
+const principals: Record<string, Principal> = {
+  'token-user': { type: 'user', id: 'u1', tenantId: TENANT, roles: ['member'] },
+  'token-denied': { type: 'user', id: 'u2', tenantId: TENANT, roles: ['nobody'] },
+};
+
+/** Routes only this test registers, to reach every error path of the pipeline. */
+const probeRoutes: RouteDefinition[] = [
+  defineRoute({
+    method: 'POST',
+    url: '/api/v1/probe/validate',
+    auth: { public: true },
+    body: z.strictObject({ name: z.string().min(2), quantity: z.number().int().positive(), email: z.email().optional() }),
+    query: z.strictObject({ mode: z.enum(['a', 'b']).optional() }),
+    handler: async ({ body }) => ({ received: body }),
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/api/v1/probe/crash',
+    auth: { public: true },
+    handler: async () => {
+      throw new Error('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2');
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/api/v1/probe/unique',
+    auth: { public: true },
+    handler: async () => {
+      const error = Object.assign(new Error('duplicate key value violates unique constraint "contacts_email_key"'), {
+        code: '23505',
+        detail: 'Key (email)=(ann.customer@example.com) already exists.',
+      });
+      throw error;
+    },
+  }),
+  defineRoute({ method: 'GET', url: '/api/v1/probe/money', auth: { public: true }, handler: async () => ({ amount: 9_007_199_254_740_993n, currency: 'EUR' }) }),
+  defineRoute({ method: 'GET', url: '/api/v1/probe/private', auth: { action: 'read', resource: 'probe' }, handler: async ({ principal }) => ({ id: principal?.id }) }),
+  defineRoute({ method: 'DELETE', url: '/api/v1/probe/nothing', auth: { action: 'delete', resource: 'probe' }, handler: async () => undefined }),
+];
+
+/** Public routes, reviewed one by one. A new public route fails the walk until it is added here. */
+const REVIEWED_PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
+
+describe('HTTP edge', () => {
+  let rampart: Rampart;
+  const capture = createCapturingLogger('info');
+
+  beforeAll(async () => {
+    rampart = await testRampart({
+      log: capture.log,
+      routes: probeRoutes,
+      authenticate: bearerAuthenticator(principals),
+      authorize: async ({ principal }) => !principal.roles.includes('nobody'),
+      configOverrides: { http: { bodyLimitBytes: 2048 } },
+    });
+  });
+  afterAll(() => rampart.close());
+
+  const inject = (...args: Parameters<Rampart['server']['app']['inject']>) => rampart.server.app.inject(...args);
+
+  describe('AZ-2 deny by default', () => {
+    it('AZ-2 a route registered without { action, resource } or public: true is refused at start-up', async () => {
+      const app = Fastify();
+      enforceRouteDeclarations(app);
+      expect(() => app.get('/sneaky', async () => 'ok')).toThrow(/deny by default/);
+      expect(() => app.route({ method: 'GET', url: '/half', config: { auth: { action: 'read' } }, handler: async () => 'ok' })).toThrow(/deny by default/);
+      expect(() => app.route({ method: 'GET', url: '/both', config: { auth: { public: true, action: 'x' } }, handler: async () => 'ok' })).toThrow(/deny by default/);
+      expect(() => registerRoute(app, { authenticate: async () => null, authorize: async () => true }, { method: 'GET', url: '/x', auth: {} as never, handler: async () => 1 })).toThrow(/auth must be/);
+      app.route({ method: 'GET', url: '/fine', config: { auth: { action: 'read', resource: 'thing' } }, handler: async () => 'ok' });
+      await app.close();
+    });
+
+    it('AZ-2 every registered route is either reviewed public, or refuses anonymous (401) and unauthorized (403) callers', async () => {
+      const table = rampart.server.routeTable;
+      expect(table.length).toBeGreaterThan(5);
+      for (const route of table) {
+        const label = `${route.method} ${route.url}`;
+        if ('public' in route.auth) {
+          expect(REVIEWED_PUBLIC, `unreviewed public route ${label}`).toContain(label);
+          continue;
+        }
+        const url = route.url.replace(/:(\w+)/g, '00000000-0000-7000-8000-000000000000');
+        const method = route.method as 'GET';
+        const anonymous = await inject({ method, url });
+        expect(anonymous.statusCode, `${label} anonymous`).toBe(401);
+        expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
+        const denied = await inject({ method, url, headers: { authorization: 'Bearer token-denied' } });
+        expect(denied.statusCode, `${label} unauthorized`).toBe(403);
+        if (route.method !== 'HEAD') expect(denied.json()).toMatchObject({ code: 'forbidden', detail: `not allowed to ${route.auth.action} ${route.auth.resource}` });
+      }
+    });
+
+    it('an authorized caller passes the pipeline; an empty result is 204', async () => {
+      const ok = await inject({ method: 'GET', url: '/api/v1/probe/private', headers: { authorization: 'Bearer token-user' } });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toEqual({ id: 'u1' });
+      const empty = await inject({ method: 'DELETE', url: '/api/v1/probe/nothing', headers: { authorization: 'Bearer token-user' } });
+      expect(empty.statusCode).toBe(204);
+    });
+  });
+
+  describe('RFC 9457 problem+json for every error', () => {
+    const expectProblem = (response: Awaited<ReturnType<typeof inject>>, status: number, code: string) => {
+      expect(response.statusCode).toBe(status);
+      expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+      const body = response.json();
+      expect(body).toMatchObject({ type: `urn:rampart:problem:${code.replaceAll('_', '-')}`, status, code });
+      expect(body.request_id).toBe(response.headers['x-request-id']);
+      expect(response.body).not.toMatch(/at .+\.(ts|js):\d+/); // no stack trace
+      return body;
+    };
+
+    it('unknown route -> 404', async () => {
+      const body = expectProblem(await inject({ method: 'GET', url: '/api/v1/nope?x=1' }), 404, 'not_found');
+      expect(body.detail).toBe('no route for GET /api/v1/nope');
+    });
+
+    it('malformed JSON -> 400 with a clear message', async () => {
+      const body = expectProblem(await inject({ method: 'POST', url: '/api/v1/probe/validate', headers: { 'content-type': 'application/json' }, payload: '{"name": "ab",' }), 400, 'malformed_json');
+      expect(body.detail).toBe('the request body is not valid JSON');
+    });
+
+    it('empty JSON body -> 400', async () => {
+      expectProblem(await inject({ method: 'POST', url: '/api/v1/probe/validate', headers: { 'content-type': 'application/json' }, payload: '' }), 400, 'malformed_json');
+    });
+
+    it('oversized body -> 413', async () => {
+      const payload = JSON.stringify({ name: 'x'.repeat(5000), quantity: 1 });
+      expectProblem(await inject({ method: 'POST', url: '/api/v1/probe/validate', headers: { 'content-type': 'application/json' }, payload }), 413, 'payload_too_large');
+    });
+
+    it('a body that is not JSON -> 415', async () => {
+      expectProblem(await inject({ method: 'POST', url: '/api/v1/probe/validate', headers: { 'content-type': 'text/plain' }, payload: 'name=x' }), 415, 'unsupported_media_type');
+      expectProblem(await inject({ method: 'POST', url: '/api/v1/probe/validate', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=x' }), 415, 'unsupported_media_type');
+    });
+
+    it('validation failure -> 400 naming every bad field with a JSON pointer', async () => {
+      const body = expectProblem(
+        await inject({ method: 'POST', url: '/api/v1/probe/validate', payload: { name: 'a', quantity: -1, extra: true } }),
+        400,
+        'validation_failed',
+      );
+      const pointers = (body.errors as Array<{ pointer: string; in: string }>).map((e) => `${e.in}${e.pointer}`);
+      expect(pointers).toEqual(expect.arrayContaining(['body/name', 'body/quantity', 'body/']));
+      expect(body.detail).toMatch(/^body \//);
+    });
+
+    it('bad query parameters -> 400 naming the parameter', async () => {
+      const body = expectProblem(await inject({ method: 'POST', url: '/api/v1/probe/validate?mode=z', payload: { name: 'abc', quantity: 1 } }), 400, 'validation_failed');
+      expect(body.errors[0]).toMatchObject({ in: 'query', pointer: '/mode' });
+    });
+
+    it('a valid request passes validation', async () => {
+      const response = await inject({ method: 'POST', url: '/api/v1/probe/validate?mode=a', payload: { name: 'abc', quantity: 2 } });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({ received: { name: 'abc', quantity: 2 } });
+    });
+
+    it('an unexpected error -> 500 that says nothing about internals', async () => {
+      const body = expectProblem(await inject({ method: 'GET', url: '/api/v1/probe/crash' }), 500, 'internal');
+      expect(body.detail).toBeUndefined();
+      expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|hunter2|10\.0\.0\.7/);
+    });
+
+    it('a unique violation -> 409 without the conflicting value', async () => {
+      const body = expectProblem(await inject({ method: 'GET', url: '/api/v1/probe/unique' }), 409, 'conflict');
+      expect(JSON.stringify(body)).not.toContain('ann.customer@example.com');
+    });
+
+    it('bigint money serialises as a decimal string, exactly', async () => {
+      const response = await inject({ method: 'GET', url: '/api/v1/probe/money' });
+      expect(response.json()).toEqual({ amount: '9007199254740993', currency: 'EUR' });
+    });
+  });
+
+  describe('headers', () => {
+    it('DA-3 strict security headers on success and on errors', async () => {
+      for (const url of ['/healthz', '/api/v1/nope']) {
+        const response = await inject({ method: 'GET', url });
+        const csp = String(response.headers['content-security-policy']);
+        expect(csp).toContain("default-src 'self'");
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("object-src 'none'");
+        expect(csp).not.toContain('unsafe-inline');
+        expect(csp).not.toContain('unsafe-eval');
+        expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+        expect(response.headers['x-content-type-options']).toBe('nosniff');
+        expect(response.headers['referrer-policy']).toBe('no-referrer');
+        expect(response.headers['x-frame-options']).toBe('DENY');
+        expect(response.headers['cache-control']).toBe('no-store');
+        expect(response.headers['x-powered-by']).toBeUndefined();
+      }
+    });
+
+    it('request ids: a sane incoming id is kept, a hostile one is replaced', async () => {
+      const kept = await inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'trace-abc-123456' } });
+      expect(kept.headers['x-request-id']).toBe('trace-abc-123456');
+      const replaced = await inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'evil\r\nid with spaces' } });
+      expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('health', () => {
+    it('/healthz and /readyz answer', async () => {
+      expect((await inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok' });
+      expect((await inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+    });
+  });
+
+  describe('DA-4 logs', () => {
+    it('DA-4 tokens, cookies, query strings and driver details never reach a log line', async () => {
+      await inject({ method: 'GET', url: '/api/v1/probe/private?access_token=qs-secret-123', headers: { authorization: 'Bearer token-user', cookie: 'sid=cookie-secret-456' } });
+      await inject({ method: 'GET', url: '/api/v1/probe/unique' });
+      await inject({ method: 'GET', url: '/api/v1/probe/crash' });
+      const text = capture.lines().join('\n');
+      expect(text).toContain('request failed'); // the 500 was logged...
+      for (const secret of ['token-user', 'qs-secret-123', 'cookie-secret-456', 'ann.customer@example.com']) {
+        expect(text, `log leaks ${secret}`).not.toContain(secret);
+      }
+    });
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('drains an in-flight request, refuses new connections, then closes the database', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const rampart = await testRampart({
+      routes: [
+        defineRoute({
+          method: 'GET',
+          url: '/api/v1/probe/slow',
+          auth: { public: true },
+          handler: async () => {
+            entered();
+            await gate;
+            return { finished: true };
+          },
+        }),
+      ],
+    });
+    const address = await rampart.server.app.listen({ host: '127.0.0.1', port: 0 });
+    const slow = fetch(`${address}/api/v1/probe/slow`);
+    await inside;
+    const closing = rampart.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(fetch(`${address}/healthz`)).rejects.toThrow();
+    release();
+    const response = await slow;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ finished: true });
+    await closing;
+    await expect(rampart.db.ping()).rejects.toThrow();
+  });
+
+  it('close() is idempotent', async () => {
+    const rampart = await testRampart();
+    await Promise.all([rampart.close(), rampart.close()]);
+    await rampart.close();
+  });
+});
+
+describe('RampartError', () => {
+  it('5xx errors never expose their detail by default', () => {
+    expect(new RampartError('internal', { detail: 'x' }).expose).toBe(false);
+    expect(new RampartError('conflict', { detail: 'x' }).expose).toBe(true);
+  });
+});
