@@ -18,7 +18,7 @@ import {
   type SecretsProvider,
 } from './core/index.js';
 import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, type Database, type JobQueue, type Migration } from './db/index.js';
-import { buildServer, healthRoutes, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
+import { buildServer, healthRoutes, openApiRoute, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
 
 /**
  * The composition root: the one place that builds services and wires them together. No module
@@ -116,30 +116,31 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       if (tenant) log.info({ tenant: tenant.id }, 'seeded the demo tenant');
     }
 
+    const routes: RouteDefinition[] = [
+      ...healthRoutes({
+        version: VERSION,
+        checks: [
+          { name: 'database', check: () => db.ping() },
+          {
+            name: 'migrations',
+            check: async () => {
+              const current = await migrationStatus(db, list);
+              if (current.pending.length || current.problems.length) throw new Error('migrations are not current');
+            },
+          },
+          ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
+        ],
+      }),
+      ...tenantRoutes({ db }),
+      ...(options.routes ?? []),
+    ];
     const server = await buildServer({
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.authenticate ? { authenticate: options.authenticate } : {}),
       ...(options.authorize ? { authorize: options.authorize } : {}),
-      routes: [
-        ...healthRoutes({
-          version: VERSION,
-          checks: [
-            { name: 'database', check: () => db.ping() },
-            {
-              name: 'migrations',
-              check: async () => {
-                const current = await migrationStatus(db, list);
-                if (current.pending.length || current.problems.length) throw new Error('migrations are not current');
-              },
-            },
-            ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
-          ],
-        }),
-        ...tenantRoutes({ db }),
-        ...(options.routes ?? []),
-      ],
+      routes: [...routes, openApiRoute({ routes, version: VERSION })],
     });
 
     let closing: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Rampart } from '../src/app.js';
@@ -48,7 +48,7 @@ const probeRoutes: RouteDefinition[] = [
 ];
 
 /** Public routes, reviewed one by one. A new public route fails the walk until it is added here. */
-const REVIEWED_PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
+const REVIEWED_PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
 
 describe('HTTP edge', () => {
   let rampart: Rampart;
@@ -65,7 +65,7 @@ describe('HTTP edge', () => {
   });
   afterAll(() => rampart.close());
 
-  const inject = (...args: Parameters<Rampart['server']['app']['inject']>) => rampart.server.app.inject(...args);
+  const inject = (options: InjectOptions) => rampart.server.app.inject(options);
 
   describe('AZ-2 deny by default', () => {
     it('AZ-2 a route registered without { action, resource } or public: true is refused at start-up', async () => {
@@ -206,6 +206,25 @@ describe('HTTP edge', () => {
       expect(kept.headers['x-request-id']).toBe('trace-abc-123456');
       const replaced = await inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'evil\r\nid with spaces' } });
       expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('OpenAPI', () => {
+    it('AZ-2 /api/v1/openapi.json describes every route with its authorization declaration', async () => {
+      const response = await inject({ method: 'GET', url: '/api/v1/openapi.json' });
+      expect(response.statusCode).toBe(200);
+      const doc = response.json();
+      expect(doc.openapi).toBe('3.1.0');
+      for (const route of rampart.server.routeTable.filter((r) => r.method !== 'HEAD')) {
+        const path = route.url.replace(/:(\w+)/g, '{$1}');
+        const operation = doc.paths[path]?.[route.method.toLowerCase()];
+        expect(operation, `${route.method} ${route.url} missing from OpenAPI`).toBeDefined();
+        expect(operation['x-rampart-authz']).toEqual(route.auth);
+      }
+      const validate = doc.paths['/api/v1/probe/validate'].post;
+      expect(validate.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', required: ['name', 'quantity'], additionalProperties: false });
+      expect(validate.parameters).toEqual([{ name: 'mode', in: 'query', required: false, schema: { type: 'string', enum: ['a', 'b'] } }]);
+      expect(doc.paths['/api/v1/tenant'].get.security).toEqual([{ bearer: [] }]);
     });
   });
 

@@ -4,3 +4,4 @@ export type { RouteAuth, RouteDefinition, RouteContext, Principal, Authenticator
 export { healthRoutes, type ReadinessCheck } from './health.js';
 export { tenantRoutes } from './tenant-routes.js';
 export { toRampartError, PROBLEM_CONTENT_TYPE } from './problem.js';
+export { buildOpenApiDocument, openApiRoute } from './openapi.js';
