@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
+import { createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import {
   chainSecretsProviders,
   ConfigError,
@@ -36,6 +38,7 @@ export type Rampart = {
   keys: { ring: KekRing; cache: KeyCache };
   jobs: JobQueue;
   redis: Redis | undefined;
+  audit: AuditLog & { signer: CheckpointSigner; sinks: Sink[]; alertSinks: Sink[] };
   server: Server;
   /** Stops the job runner, drains HTTP, closes Redis and the database. Idempotent. */
   close(): Promise<void>;
@@ -79,6 +82,15 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     log,
   });
 
+  const signer = await loadCheckpointSigner({
+    secrets,
+    production: isProduction,
+    ...(embeddedOnDisk ? { devFile: join(config.dataDir, 'secrets', 'audit_signing_key') } : {}),
+    log,
+  });
+  const auditSinks = await Promise.all(config.audit.sinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
+  const alertSinks = await Promise.all(config.audit.alertSinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
+
   const db = await openDatabase({
     url: config.database.url,
     dataDir: config.dataDir,
@@ -108,6 +120,8 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
 
     const jobs = createJobQueue({ db, log, leaseMs: config.jobs.leaseMs, pollIntervalMs: config.jobs.pollIntervalMs, concurrency: config.jobs.concurrency });
     registerMaintenanceJobs(jobs, db);
+    registerAuditJobs(jobs, { db, log, signer, auditSinks, alertSinks });
+    const audit = { ...createAuditLog(), signer, sinks: auditSinks, alertSinks };
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
       const tenant = await createTenant(db, DEMO_TENANT, log).catch((error: { code?: string }) => {
@@ -152,7 +166,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         await db.close();
       })());
 
-    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, server, close };
+    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, server, close };
   } catch (error) {
     await closeEarly();
     throw error;
@@ -181,6 +195,12 @@ function registerMaintenanceJobs(jobs: JobQueue, db: Database): void {
   });
 }
 
-export async function scheduleMaintenance(jobs: JobQueue): Promise<void> {
-  await jobs.schedule({ key: 'jobs.prune', kind: 'jobs.prune', intervalSeconds: 86_400 });
+/** Recurring jobs every node schedules at start (idempotent). */
+export async function scheduleRecurringJobs(rampart: Pick<Rampart, 'jobs' | 'config' | 'audit'>): Promise<void> {
+  await rampart.jobs.schedule({ key: 'jobs.prune', kind: 'jobs.prune', intervalSeconds: 86_400 });
+  await scheduleAuditJobs(rampart.jobs, {
+    checkpointIntervalSeconds: rampart.config.audit.checkpointIntervalSeconds,
+    deliverIntervalSeconds: rampart.config.audit.deliverIntervalSeconds,
+    sinkNames: [...rampart.audit.sinks.map((s) => ({ name: s.name, source: 'audit' as const })), ...rampart.audit.alertSinks.map((s) => ({ name: s.name, source: 'alerts' as const }))],
+  });
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { createRampart, scheduleMaintenance, secretsProviderFor, VERSION } from '../app.js';
+import { createRampart, scheduleRecurringJobs, secretsProviderFor, VERSION } from '../app.js';
+import { loadCheckpointSigner, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type VerifyReport } from '../audit/index.js';
 import { ConfigError, createLogger, isUuid, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
-import { createJobQueue, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
+import { createJobQueue, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
 
 /**
  * `rampart` — exit codes: 0 success, 1 the command failed, 2 invalid usage or configuration.
@@ -39,7 +40,7 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
   const { app } = rampart.server;
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   if (config.jobs.enabled) {
-    await scheduleMaintenance(rampart.jobs);
+    await scheduleRecurringJobs(rampart);
     rampart.jobs.start();
   }
   io.out(`Rampart ${VERSION} (${config.env}) listening on ${address}\n`);
@@ -142,6 +143,45 @@ async function jobsCommand(io: CliIo, flags: { status?: string; limit?: string; 
   }
 }
 
+async function auditCommand(io: CliIo, sub: 'verify' | 'checkpoint', flags: { json?: boolean; tenant?: string }): Promise<number> {
+  const config = configFrom(io);
+  const { db, log, secrets } = await openForCli(config);
+  try {
+    const status = await migrationStatus(db, migrations);
+    if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
+    const embeddedOnDisk = config.database.url === undefined;
+    const signer = await loadCheckpointSigner({ secrets, production: config.env === 'production', ...(embeddedOnDisk ? { devFile: `${config.dataDir}/secrets/audit_signing_key` } : {}) });
+    if (sub === 'checkpoint') {
+      const written = await writeCheckpoints({ db, signer, log });
+      io.out(`${written.length} checkpoint(s) written\n`);
+      return 0;
+    }
+    const previous = await secrets.get('audit_signing_key.previous');
+    const verifier = verifierFor(signer.publicKey, ...(previous ? [signerFromPem(previous.reveal()).publicKey] : []));
+    let chains: string[] | undefined;
+    if (flags.tenant) {
+      const tenant = await findTenantBySlug(db, flags.tenant);
+      if (!tenant) throw new UsageError(`no tenant with slug "${flags.tenant}"`);
+      chains = [tenant.id];
+    }
+    const report = await verifyAuditLog({ db, verifier, ...(chains ? { chains } : {}) });
+    io.out(flags.json ? `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n` : renderVerifyReport(report));
+    return report.ok ? 0 : 1;
+  } finally {
+    await db.close();
+  }
+}
+
+function renderVerifyReport(report: VerifyReport): string {
+  const lines = report.chains.map((chain) => {
+    const label = chain.chain === 'system' ? 'system' : `tenant ${chain.chain}`;
+    const checkpoint = chain.lastCheckpointSeq === null ? 'no checkpoint yet' : `checkpoint at seq ${chain.lastCheckpointSeq}`;
+    return chain.problem ? `FAIL ${label}: ${chain.problem.message}` : `ok   ${label}: ${chain.events} events, ${checkpoint}`;
+  });
+  lines.push(`${report.ok ? 'audit log intact' : 'AUDIT LOG TAMPERED'}: ${report.chains.length} chain(s), ${report.events} event(s) in ${report.durationMs} ms`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('rampart')
     .description('Rampart: business apps, secure by construction')
@@ -180,6 +220,17 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--limit <n>', 'how many to list (1-200)', '20')
     .option('--retry <id>', 're-queue a dead job')
     .action(action((flags: { status?: string; limit?: string; retry?: string }) => jobsCommand(io, flags)));
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('verify')
+    .description('walk every hash chain and signed checkpoint; exit 1 naming the first altered, removed or reordered event')
+    .option('--tenant <slug>', 'only this tenant\'s chain')
+    .option('--json', 'JSON output')
+    .action(action((flags: { json?: boolean; tenant?: string }) => auditCommand(io, 'verify', flags)));
+  audit
+    .command('checkpoint')
+    .description('sign the current head of every chain now')
+    .action(action(() => auditCommand(io, 'checkpoint', {})));
   return program;
 }
 

@@ -13,6 +13,44 @@ const databaseUrl = z
   .string()
   .refine((v) => v === 'memory://' || /^postgres(ql)?:\/\//.test(v), 'must be memory:// or a postgres:// URL');
 
+const sinkName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _');
+
+/** Where audit events (SIEM) and alerts go; see docs/audit.md. */
+export const sinkConfigSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('file'), name: sinkName, path: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('syslog'),
+    name: sinkName,
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    tls: z.boolean().default(false),
+    /** Extra CA (PEM file) for a SIEM with a private CA. */
+    caFile: z.string().optional(),
+    appName: z.string().regex(/^[!-~]{1,48}$/).default('rampart'),
+  }),
+  z.strictObject({
+    type: z.literal('http'),
+    name: sinkName,
+    url: z.url({ protocol: /^https?$/ }),
+    format: z.enum(['splunk-hec', 'elastic-bulk', 'ndjson']).default('ndjson'),
+    /** Name of the secret holding the token; sent as `Authorization: <authScheme> <token>`. */
+    tokenSecret: z.string().optional(),
+    authScheme: z.enum(['Bearer', 'Splunk', 'ApiKey']).default('Bearer'),
+    index: z.string().optional(),
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    name: sinkName,
+    url: z.url({ protocol: /^https?$/ }),
+    /** Name of the secret used to sign each delivery: `Rampart-Signature: t=<unix>,v1=<hmac-sha256(t.body)>`. */
+    signingSecret: z.string().optional(),
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  }),
+]);
+
+export type SinkConfig = z.output<typeof sinkConfigSchema>;
+
 export const configSchema = z.strictObject({
   env: z.enum(['development', 'test', 'production']).default('development'),
   dataDir: z.string().min(1).default('.rampart'),
@@ -55,6 +93,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   demo: z.strictObject({ seed: boolFromEnv.optional() }).prefault({}),
+  audit: z
+    .strictObject({
+      checkpointIntervalSeconds: z.coerce.number().int().min(10).max(86_400 * 7).default(3600),
+      deliverIntervalSeconds: z.coerce.number().int().min(1).max(3600).default(5),
+      sinks: z.array(sinkConfigSchema).default([]),
+      alertSinks: z.array(sinkConfigSchema).default([]),
+    })
+    .prefault({}),
 });
 
 export type RampartConfig = z.output<typeof configSchema>;
@@ -84,6 +130,7 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_JOBS_POLL_MS: 'jobs.pollIntervalMs',
   RAMPART_JOBS_CONCURRENCY: 'jobs.concurrency',
   RAMPART_DEMO: 'demo.seed',
+  RAMPART_AUDIT_CHECKPOINT_SECONDS: 'audit.checkpointIntervalSeconds',
 };
 /** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
 const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];
@@ -115,11 +162,12 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    const prev = out[key];
-    out[key] =
+    const prev = Object.hasOwn(out, key) ? out[key] : undefined;
+    const next =
       value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
         ? deepMerge(prev as Record<string, unknown>, value as Record<string, unknown>)
         : value;
+    Object.defineProperty(out, key, { value: next, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -191,14 +239,20 @@ export function loadConfig(options: LoadConfigOptions = {}): RampartConfig {
   return config;
 }
 
-const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)([^@]*)(@)/i;
+// scheme://userinfo@host...: userinfo ends at the LAST '@' before any query or fragment (as URL parsers split it).
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^?#]*)@/i;
+const PASSWORD_PARAM = /([?&](?:password|sslpassword)=)([^&#]*)/gi;
 
-export const redactUrl = (url: string | undefined): string | undefined => url?.replace(URL_PASSWORD, '$1[redacted]$3');
-
-export const urlHasPassword = (url: string | undefined): boolean => {
-  const match = url ? URL_PASSWORD.exec(url) : null;
-  return Boolean(match && match[2]);
+export const redactUrl = (url: string | undefined): string | undefined => {
+  if (!url) return url;
+  const redacted = url.replace(URL_USERINFO, (match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return colon >= 0 && colon < userinfo.length - 1 ? `${scheme}${userinfo.slice(0, colon + 1)}[redacted]@` : match;
+  });
+  return redacted.replace(PASSWORD_PARAM, (_m, name: string, value: string) => (value ? `${name}[redacted]` : name));
 };
+
+export const urlHasPassword = (url: string | undefined): boolean => Boolean(url) && redactUrl(url) !== url;
 
 /** The effective config with anything secret-bearing masked; what `rampart config check` prints. */
 export function redactConfig(config: RampartConfig): RampartConfig {

@@ -97,5 +97,5 @@ export const isRampartError = (value: unknown): value is RampartError => value i
 /** Converts zod-style issues (path arrays) to JSON pointers, e.g. ['items', 0, 'qty'] -> /items/0/qty. */
 export function toPointer(path: ReadonlyArray<PropertyKey>, root = ''): string {
   const escaped = path.map((segment) => String(segment).replaceAll('~', '~0').replaceAll('/', '~1'));
-  return `${root}/${escaped.join('/')}`.replace(/\/$/, '') || '/';
+  return path.length === 0 ? root || '/' : `${root}/${escaped.join('/')}`;
 }

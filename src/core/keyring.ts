@@ -23,9 +23,17 @@ export async function loadMasterKeyRing({ secrets, production, devKeyFile, log }
 }
 
 async function developmentKey(file: string | undefined, log?: Logger): Promise<Secret> {
+  return developmentSecret({ file, name: 'master key', generate: () => generateKeyMaterial().toString('base64'), ...(log ? { log } : {}) });
+}
+
+/**
+ * A secret generated on first use outside production: stored in `file` (mode 0600) when given,
+ * otherwise kept in memory for this process only. Always announced with a MUST CHANGE warning.
+ */
+export async function developmentSecret({ file, name, generate, log }: { file: string | undefined; name: string; generate: () => string; log?: Logger }): Promise<Secret> {
   if (!file) {
-    log?.warn('MUST CHANGE: using an ephemeral in-memory master key; encrypted data will not survive a restart');
-    return new Secret(generateKeyMaterial().toString('base64'), 'ephemeral');
+    log?.warn(`MUST CHANGE: using an ephemeral in-memory ${name}; it will not survive a restart`);
+    return new Secret(generate(), 'ephemeral');
   }
   try {
     return new Secret((await readFile(file, 'utf8')).trim(), `file:${file}`);
@@ -33,10 +41,10 @@ async function developmentKey(file: string | undefined, log?: Logger): Promise<S
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, `${generateKeyMaterial().toString('base64')}\n`, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+  await writeFile(file, `${generate()}\n`, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error;
   });
   await chmod(file, 0o600);
-  log?.warn({ file }, 'MUST CHANGE: generated a development master key next to the data; production requires a mounted secret (RAMPART_SECRETS_DIR)');
+  log?.warn({ file }, `MUST CHANGE: generated a development ${name} next to the data; production requires a mounted secret (RAMPART_SECRETS_DIR)`);
   return new Secret((await readFile(file, 'utf8')).trim(), `file:${file}`);
 }

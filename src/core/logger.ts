@@ -43,16 +43,19 @@ export const REDACT_PATHS = [
  * value of a unique or check violation in `detail` ("Key (email)=(ann@example.com)"), and query
  * parameters may hold anything. (invariant 5)
  */
-export function serializeError(error: unknown): Record<string, unknown> {
+export function serializeError(error: unknown, seen: WeakSet<object> = new WeakSet()): Record<string, unknown> {
   if (!(error instanceof Error)) return { message: String(error) };
+  if (seen.has(error)) return { message: '[circular cause]' };
+  seen.add(error);
   const withCode = error as Error & { code?: unknown; constraint?: unknown; table?: unknown; statusCode?: unknown };
   const isSqlError = typeof withCode.code === 'string' && /^[0-9A-Z]{5}$/.test(withCode.code);
   // Data exceptions echo the rejected input: 'invalid input syntax for type uuid: "..."'.
-  const message = isSqlError ? error.message.replace(/: ".*"$/s, ': [redacted]') : error.message;
+  const code = String(withCode.code);
+  const message = !isSqlError ? error.message : code.startsWith('22') ? error.message.replace(/".*"/s, '[redacted]') : error.message.replace(/: ".*"$/s, ': [redacted]');
   const stack = isSqlError ? error.stack?.replace(error.message, message) : error.stack;
   const out: Record<string, unknown> = { type: error.name, message, stack };
   for (const key of ['code', 'constraint', 'table', 'statusCode'] as const) if (withCode[key] !== undefined) out[key] = withCode[key];
-  if (error.cause) out.cause = serializeError(error.cause);
+  if (error.cause) out.cause = serializeError(error.cause, seen);
   return out;
 }
 
@@ -71,7 +74,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
-    serializers: { err: serializeError },
+    serializers: { err: (error: unknown) => serializeError(error) },
+    hooks: {
+      // pino copies a logged error's raw message into `msg`; use the redacted one instead.
+      logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        const [first, second] = args;
+        const err = first instanceof Error ? first : (first as { err?: unknown } | null)?.err;
+        if (err instanceof Error && typeof second !== 'string') {
+          return method.apply(this, [first instanceof Error ? { err: first } : first, String(serializeError(err).message), ...args.slice(1)]);
+        }
+        return method.apply(this, args);
+      },
+    },
   };
   if (options.destination) return pino(config, options.destination);
   if (options.pretty) return pino({ ...config, transport: { target: 'pino-pretty', options: { colorize: true } } });

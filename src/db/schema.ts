@@ -55,7 +55,63 @@ export type JobsTable = {
   finished_at: Date | null;
 };
 
+export type AuditActorType = 'user' | 'agent' | 'system' | 'anonymous';
+
+export type AuditEventsTable = {
+  id: string;
+  tenant_id: string | null;
+  chain: string;
+  seq: bigint;
+  occurred_at: Date;
+  actor_type: AuditActorType;
+  actor_id: string | null;
+  on_behalf_of: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  diff: ColumnType<unknown, string | null, never>;
+  ip: string | null;
+  user_agent: string | null;
+  device_id: string | null;
+  justification: string | null;
+  request_id: string | null;
+  prev_hash: string;
+  hash: string;
+};
+
+export type AuditCheckpointsTable = {
+  id: string;
+  tenant_id: string | null;
+  chain: string;
+  seq: bigint;
+  hash: string;
+  created_at: Date;
+  key_id: string;
+  signature: string;
+};
+
+export type SinkCursorsTable = { sink: string; chain: string; last_seq: bigint; updated_at: Generated<Date> };
+
+export type AlertSeverity = 'low' | 'medium' | 'high' | 'critical';
+
+export type AlertsTable = {
+  id: string;
+  tenant_id: string | null;
+  chain: string;
+  seq: bigint;
+  rule: string;
+  severity: AlertSeverity;
+  summary: string;
+  event_id: string;
+  created_at: Date;
+};
+
 export type Schema = {
+  audit_events: AuditEventsTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_sink_cursors: SinkCursorsTable;
+  alerts: AlertsTable;
+  alert_sink_cursors: SinkCursorsTable;
   rampart_migrations: MigrationsTable;
   tenants: TenantsTable;
   tenant_data_keys: TenantDataKeysTable;
@@ -65,3 +121,6 @@ export type Schema = {
 export type Tenant = Selectable<TenantsTable>;
 export type NewTenant = Insertable<TenantsTable>;
 export type Job = Selectable<JobsTable>;
+export type AuditEvent = Selectable<AuditEventsTable>;
+export type Alert = Selectable<AlertsTable>;
+export type AuditCheckpoint = Selectable<AuditCheckpointsTable>;

@@ -1,4 +1,5 @@
 import { describe, inject } from 'vitest';
+import { auditSuite } from '../suites/audit.js';
 import { jobsSuite } from '../suites/jobs.js';
 import { keysSuite } from '../suites/keys.js';
 import { migrationsSuite } from '../suites/migrations.js';
@@ -12,4 +13,5 @@ describe.skipIf(!hasPostgres)('PostgreSQL', () => {
   migrationsSuite(postgresHarness());
   jobsSuite(postgresHarness());
   keysSuite(postgresHarness());
+  auditSuite(postgresHarness());
 });

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRampart, type Rampart } from '../../src/app.js';
+import { generateSigningKeyPem } from '../../src/audit/index.js';
 import { createTenant, withTenant, type Tenant } from '../../src/db/index.js';
 import { bearerAuthenticator, testConfig } from '../support/rampart.js';
 import { REDIS_URL } from './env.js';
@@ -75,9 +76,10 @@ describe.skipIf(missing.length > 0)('a whole Rampart on PostgreSQL and Redis', (
     const scratch = await createScratchDatabase();
     const secretsDir = await mkdtemp(join(tmpdir(), 'rampart-secrets-'));
     await writeFile(join(secretsDir, 'master_key'), randomBytes(32).toString('base64'));
+    await writeFile(join(secretsDir, 'audit_signing_key'), generateSigningKeyPem());
     try {
       const config = testConfig({ env: 'production', database: { url: scratch.url }, secrets: { dir: secretsDir } });
-      await expect(createRampart({ config, env: {} })).rejects.toThrow(/1 pending migration\(s\) \(1\); production does not migrate at start/);
+      await expect(createRampart({ config, env: {} })).rejects.toThrow(/\d+ pending migration\(s\) \(1, 2\); production does not migrate at start/);
       const tables = new pg.Client({ connectionString: scratch.url });
       await tables.connect();
       const { rows } = await tables.query("select to_regclass('tenants') is null as absent");

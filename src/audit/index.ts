@@ -1,0 +1,11 @@
+export { createAuditLog, type AuditLog } from './log.js';
+export { recordAudit, chainOf, type AuditInput, type RequestContext } from './record.js';
+export { diffRecords, shouldRedact, REDACTED, type AuditDiff, type DataClass } from './redact.js';
+export { canonicalJson, eventHash, GENESIS_HASH } from './chain.js';
+export { builtInAlertRules, evaluateAlerts, type AlertRule, type AlertRuleOptions } from './alerts.js';
+export { loadCheckpointSigner, signerFromPem, generateSigningKeyPem, verifierFor, writeCheckpoints, checkpointSignatureValid, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
+export { verifyAuditLog, type VerifyReport, type ChainReport, type ChainProblem } from './verify.js';
+export { auditEventToEcs, alertToEcs, ECS_VERSION, type EcsDocument } from './ecs.js';
+export { createSink, fileSink, syslogSink, httpSink, webhookSink, syslogMessage, frameSyslog, webhookSignature, type Sink, type SinkConfig } from './sinks.js';
+export { deliverPending, sinkLag } from './deliver.js';
+export { registerAuditJobs, scheduleAuditJobs } from './jobs.js';

@@ -1,0 +1,4 @@
+import { embeddedHarness } from './support/embedded-harness.js';
+import { auditSuite } from './suites/audit.js';
+
+auditSuite(embeddedHarness());
