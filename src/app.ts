@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
+import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
+import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type Authz } from './authz/index.js';
 import {
   chainSecretsProviders,
   ConfigError,
@@ -19,7 +20,7 @@ import {
   type RampartConfig,
   type SecretsProvider,
 } from './core/index.js';
-import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, type Database, type JobQueue, type Migration } from './db/index.js';
+import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, type Database, type JobQueue, type Migration, type Tenant } from './db/index.js';
 import { buildServer, healthRoutes, openApiRoute, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
 
 /**
@@ -39,6 +40,9 @@ export type Rampart = {
   jobs: JobQueue;
   redis: Redis | undefined;
   audit: AuditLog & { signer: CheckpointSigner; sinks: Sink[]; alertSinks: Sink[] };
+  authz: Authz;
+  /** Creates a tenant with its built-in roles, default matrix and creation audit event, atomically. */
+  createTenant(input: { slug: string; name: string }): Promise<Tenant>;
   server: Server;
   /** Stops the job runner, drains HTTP, closes Redis and the database. Idempotent. */
   close(): Promise<void>;
@@ -122,9 +126,16 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     registerMaintenanceJobs(jobs, db);
     registerAuditJobs(jobs, { db, log, signer, auditSinks, alertSinks });
     const audit = { ...createAuditLog(), signer, sinks: auditSinks, alertSinks };
+    const authz = createAuthz({ db, audit });
+    jobs.register('authz.drift', async () => {
+      const reports = await runDriftForAllTenants({ db, audit, log });
+      const drifted = reports.filter((r) => r.drifted).length;
+      if (drifted) log.warn({ tenants: drifted }, 'permission drift found');
+    });
+    const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
-      const tenant = await createTenant(db, DEMO_TENANT, log).catch((error: { code?: string }) => {
+      const tenant = await newTenant(DEMO_TENANT).catch((error: { code?: string }) => {
         if (error.code !== 'conflict') throw error; // another node seeded it first
       });
       if (tenant) log.info({ tenant: tenant.id }, 'seeded the demo tenant');
@@ -146,6 +157,8 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         ],
       }),
       ...tenantRoutes({ db }),
+      ...authzRoutes({ authz, db, audit }),
+      ...auditRoutes({ db, verifier: verifierFor(signer.publicKey) }),
       ...(options.routes ?? []),
     ];
     const server = await buildServer({
@@ -153,7 +166,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       log,
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.authenticate ? { authenticate: options.authenticate } : {}),
-      ...(options.authorize ? { authorize: options.authorize } : {}),
+      authorize: options.authorize ?? policyAuthorizer(authz),
       routes: [...routes, openApiRoute({ routes, version: VERSION })],
     });
 
@@ -166,7 +179,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         await db.close();
       })());
 
-    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, server, close };
+    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, createTenant: newTenant, server, close };
   } catch (error) {
     await closeEarly();
     throw error;
@@ -198,6 +211,7 @@ function registerMaintenanceJobs(jobs: JobQueue, db: Database): void {
 /** Recurring jobs every node schedules at start (idempotent). */
 export async function scheduleRecurringJobs(rampart: Pick<Rampart, 'jobs' | 'config' | 'audit'>): Promise<void> {
   await rampart.jobs.schedule({ key: 'jobs.prune', kind: 'jobs.prune', intervalSeconds: 86_400 });
+  await rampart.jobs.schedule({ key: 'authz.drift', kind: 'authz.drift', intervalSeconds: rampart.config.authz.driftIntervalSeconds });
   await scheduleAuditJobs(rampart.jobs, {
     checkpointIntervalSeconds: rampart.config.audit.checkpointIntervalSeconds,
     deliverIntervalSeconds: rampart.config.audit.deliverIntervalSeconds,

@@ -37,6 +37,12 @@ export function builtInAlertRules(options: AlertRuleOptions = {}): AlertRule[] {
       summary: (e) => `permissions changed (${e.action}) by ${who(e)}${e.target_id ? ` on ${e.target_id}` : ''}`,
     },
     {
+      id: 'permission-drift',
+      severity: 'critical',
+      matches: (e) => e.action === 'authz.drift.detected',
+      summary: () => 'permissions changed outside any recorded, approved change (drift)',
+    },
+    {
       id: 'role-escalation',
       severity: 'critical',
       matches: (e) => /^member\.role\.(granted|changed)$/.test(e.action) && highPrivilege.has(String(after(e, 'role'))),

@@ -9,3 +9,4 @@ export { auditEventToEcs, alertToEcs, ECS_VERSION, type EcsDocument } from './ec
 export { createSink, fileSink, syslogSink, httpSink, webhookSink, syslogMessage, frameSyslog, webhookSignature, type Sink, type SinkConfig } from './sinks.js';
 export { deliverPending, sinkLag } from './deliver.js';
 export { registerAuditJobs, scheduleAuditJobs } from './jobs.js';
+export { auditRoutes } from './routes.js';

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { createRampart, scheduleRecurringJobs, secretsProviderFor, VERSION } from '../app.js';
-import { loadCheckpointSigner, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type VerifyReport } from '../audit/index.js';
-import { ConfigError, createLogger, isUuid, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
-import { createJobQueue, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
+import { userInfo } from 'node:os';
+import { createAuthz, runDrift, runDriftForAllTenants, toMatrix } from '../authz/index.js';
+import { createAuditLog, loadCheckpointSigner, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type VerifyReport } from '../audit/index.js';
+import { ConfigError, createLogger, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
+import { type Actor, createJobQueue, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
 
 /**
  * `rampart` — exit codes: 0 success, 1 the command failed, 2 invalid usage or configuration.
@@ -182,6 +184,95 @@ function renderVerifyReport(report: VerifyReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+async function withAuthz<T>(io: CliIo, fn: (ctx: { db: Awaited<ReturnType<typeof openForCli>>['db']; authz: ReturnType<typeof createAuthz>; audit: ReturnType<typeof createAuditLog>; tenantId: string }) => Promise<T>, tenantSlug: string): Promise<T> {
+  const config = configFrom(io);
+  const { db } = await openForCli(config);
+  try {
+    const status = await migrationStatus(db, migrations);
+    if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
+    const tenant = await findTenantBySlug(db, tenantSlug);
+    if (!tenant) throw new UsageError(`no tenant with slug "${tenantSlug}"`);
+    const audit = createAuditLog();
+    return await fn({ db, audit, authz: createAuthz({ db, audit }), tenantId: tenant.id });
+  } finally {
+    await db.close();
+  }
+}
+
+const cliActor = (): Actor => ({ type: 'system', id: `cli:${userInfo().username}` });
+
+async function matrixShow(io: CliIo, flags: { tenant: string; resource?: string; json?: boolean }): Promise<number> {
+  return withAuthz(
+    io,
+    async ({ authz, tenantId }) => {
+      const data = await authz.data(tenantId);
+      const matrix = toMatrix(data.grants);
+      if (flags.json) {
+        io.out(`${JSON.stringify({ roles: data.roles, matrix }, null, 2)}\n`);
+        return 0;
+      }
+      const resources = authz.resources.filter((r) => !flags.resource || r.name === flags.resource);
+      if (!resources.length) throw new UsageError(`no resource "${flags.resource}"; known: ${authz.resources.map((r) => r.name).join(', ')}`);
+      for (const resource of resources) {
+        io.out(`${resource.name}\n`);
+        const width = Math.max(...data.roles.map((r) => r.name.length), 4);
+        io.out(`  ${'role'.padEnd(width)}  ${resource.actions.map((a) => a.padEnd(7)).join(' ')}\n`);
+        for (const role of data.roles) {
+          const held = new Set(matrix[role.name]?.[resource.name] ?? []);
+          io.out(`  ${role.name.padEnd(width)}  ${resource.actions.map((a) => (held.has(a) ? 'yes' : '-').padEnd(Math.max(7, a.length))).join(' ')}\n`);
+        }
+      }
+      return 0;
+    },
+    flags.tenant,
+  );
+}
+
+async function matrixSet(io: CliIo, flags: { tenant: string; role: string; resource: string; actions: string; justification?: string }): Promise<number> {
+  return withAuthz(
+    io,
+    async ({ authz, tenantId }) => {
+      const actions = flags.actions.split(',').map((a) => a.trim()).filter(Boolean);
+      const result = await authz.setGrants({ tenantId, actor: cliActor(), role: flags.role, resource: flags.resource, actions, justification: flags.justification });
+      if (!result.changeId) io.out('no change\n');
+      else io.out(`change ${result.changeId}: +${result.added.length} -${result.removed.length} grant(s)\n`);
+      return 0;
+    },
+    flags.tenant,
+  );
+}
+
+async function driftCommand(io: CliIo, flags: { tenant?: string; json?: boolean }): Promise<number> {
+  const config = configFrom(io);
+  const { db, log } = await openForCli(config);
+  try {
+    const status = await migrationStatus(db, migrations);
+    if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
+    const audit = createAuditLog();
+    let reports;
+    if (flags.tenant) {
+      const tenant = await findTenantBySlug(db, flags.tenant);
+      if (!tenant) throw new UsageError(`no tenant with slug "${flags.tenant}"`);
+      reports = [await runDrift({ db, audit, tenantId: tenant.id, log })];
+    } else {
+      reports = await runDriftForAllTenants({ db, audit, log });
+    }
+    if (flags.json) io.out(`${JSON.stringify(reports, null, 2)}\n`);
+    else {
+      for (const r of reports) {
+        const since = r.previousSnapshotAt ? `since ${r.previousSnapshotAt.toISOString()}` : 'first snapshot';
+        io.out(`${r.drifted ? 'DRIFT' : 'ok   '} tenant ${r.tenantId} (${since}): +${r.added.length} -${r.removed.length} grant(s), ${r.policiesChanged.length} policy change(s)\n`);
+        for (const g of r.unexplainedAdded) io.out(`  + ${g.role} ${g.action} ${g.resource}   (no recorded change explains it)\n`);
+        for (const g of r.unexplainedRemoved) io.out(`  - ${g.role} ${g.action} ${g.resource}   (no recorded change explains it)\n`);
+        for (const id of r.unexplainedPolicies) io.out(`  ~ policy ${id}   (no recorded change explains it)\n`);
+      }
+    }
+    return reports.some((r) => r.drifted) ? 1 : 0;
+  } finally {
+    await db.close();
+  }
+}
+
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('rampart')
     .description('Rampart: business apps, secure by construction')
@@ -220,6 +311,29 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--limit <n>', 'how many to list (1-200)', '20')
     .option('--retry <id>', 're-queue a dead job')
     .action(action((flags: { status?: string; limit?: string; retry?: string }) => jobsCommand(io, flags)));
+  const matrix = program.command('matrix').description('the role-permission matrix of a tenant');
+  matrix
+    .command('show')
+    .description('print which role holds which action on each resource')
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .option('--resource <name>', 'only this resource')
+    .option('--json', 'JSON output')
+    .action(action((flags: { tenant: string; resource?: string; json?: boolean }) => matrixShow(io, flags)));
+  matrix
+    .command('set')
+    .description('set the actions a role holds on a resource; audited, needs a justification')
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .requiredOption('--role <role>', 'role name')
+    .requiredOption('--resource <name>', 'resource name')
+    .requiredOption('--actions <list>', 'comma-separated actions ("" removes all)')
+    .option('--justification <text>', 'why (at least 10 characters)')
+    .action(action((flags: { tenant: string; role: string; resource: string; actions: string; justification?: string }) => matrixSet(io, flags)));
+  program
+    .command('drift')
+    .description('snapshot effective permissions now and report changes no recorded change explains (exit 1 on drift)')
+    .option('--tenant <slug>', 'only this tenant')
+    .option('--json', 'JSON output')
+    .action(action((flags: { tenant?: string; json?: boolean }) => driftCommand(io, flags)));
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('verify')
@@ -253,6 +367,11 @@ export async function run(argv: string[], io: CliIo = defaultIo): Promise<number
     }
     if (error instanceof UsageError) {
       io.err(`error: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof RampartError && error.status < 500) {
+      io.err(`error: ${error.detail ?? error.title}\n`);
+      for (const issue of error.issues ?? []) io.err(`  ${issue.pointer}: ${issue.message}\n`);
       return 2;
     }
     if (error instanceof MigrationError) {

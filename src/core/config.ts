@@ -93,6 +93,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   demo: z.strictObject({ seed: boolFromEnv.optional() }).prefault({}),
+  authz: z
+    .strictObject({
+      /** How often drift snapshots are taken (default nightly). */
+      driftIntervalSeconds: z.coerce.number().int().min(60).max(86_400 * 30).default(86_400),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       checkpointIntervalSeconds: z.coerce.number().int().min(10).max(86_400 * 7).default(3600),
@@ -131,6 +137,7 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_JOBS_CONCURRENCY: 'jobs.concurrency',
   RAMPART_DEMO: 'demo.seed',
   RAMPART_AUDIT_CHECKPOINT_SECONDS: 'audit.checkpointIntervalSeconds',
+  RAMPART_DRIFT_INTERVAL_SECONDS: 'authz.driftIntervalSeconds',
 };
 /** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
 const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];

@@ -4,5 +4,5 @@ export { migrations } from './migrations/index.js';
 export { withTenant, unsafeAsSystem, createTenant, findTenantBySlug, listTenants, actorId, type Actor, type TenantScope, type TenantTransaction } from './tenancy.js';
 export { createJobQueue, backoffMs, nextSlot, type JobQueue, type JobHandler, type JobContext, type EnqueueInput, type ScheduleInput } from './jobs.js';
 export { dataKeyStore, envelopeFor, rotateTenantDataKey, rewrapDataKeys } from './keys.js';
-export type { Schema, Tenant, Job, AuditEvent, Alert, AuditCheckpoint, AuditActorType, AlertSeverity } from './schema.js';
+export type { Schema, Tenant, Job, AuditEvent, Alert, AuditCheckpoint, AuditActorType, AlertSeverity, GrantTriple } from './schema.js';
 export { findRlsViolations, type RlsViolation } from './invariants.js';

@@ -106,7 +106,42 @@ export type AlertsTable = {
   created_at: Date;
 };
 
+export type AuthzRolesTable = { tenant_id: string; name: string; description: Generated<string>; high_privilege: Generated<boolean>; created_at: Generated<Date> };
+export type GrantTriple = { role: string; resource: string; action: string };
+export type AuthzChangesTable = {
+  tenant_id: string;
+  id: string;
+  kind: 'bootstrap' | 'matrix' | 'rule' | 'policy' | 'role';
+  summary: string;
+  added: ColumnType<unknown, string, string>;
+  removed: ColumnType<unknown, string, string>;
+  justification: string;
+  requested_by: string;
+  approved_by: string | null;
+  status: 'applied' | 'pending' | 'rejected';
+  created_at: Date;
+  applied_at: Date | null;
+};
+export type AuthzGrantsTable = { tenant_id: string; role: string; resource: string; action: string; change_id: string | null; created_at: Generated<Date> };
+export type AuthzRulesTable = { tenant_id: string; id: string; definition: ColumnType<unknown, string, string>; change_id: string | null; created_at: Generated<Date> };
+export type AuthzPoliciesTable = { tenant_id: string; id: string; cedar: string; description: Generated<string>; change_id: string | null; created_at: Generated<Date> };
+export type AuthzSnapshotsTable = {
+  tenant_id: string;
+  id: string;
+  taken_at: Date;
+  grants: ColumnType<unknown, string, string>;
+  rules: ColumnType<unknown, string, string>;
+  policies: ColumnType<unknown, string, string>;
+  digest: string;
+};
+
 export type Schema = {
+  authz_roles: AuthzRolesTable;
+  authz_changes: AuthzChangesTable;
+  authz_grants: AuthzGrantsTable;
+  authz_rules: AuthzRulesTable;
+  authz_policies: AuthzPoliciesTable;
+  authz_snapshots: AuthzSnapshotsTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_sink_cursors: SinkCursorsTable;

@@ -57,18 +57,29 @@ export async function unsafeAsSystem<T>(db: Database, { reason, log }: { reason:
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export async function createTenant(db: Database, input: { slug: string; name: string; id?: string }, log?: Logger): Promise<Tenant> {
+/**
+ * Creates a tenant. `provision` runs in the same system transaction, so a tenant never exists
+ * without what every tenant must have (roles, default grants, their audit trail).
+ */
+export async function createTenant(
+  db: Database,
+  input: { slug: string; name: string; id?: string },
+  log?: Logger,
+  provision?: (trx: Transaction<Schema>, tenant: Tenant) => Promise<void>,
+): Promise<Tenant> {
   if (!SLUG.test(input.slug)) throw new RampartError('validation_failed', { issues: [{ pointer: '/slug', message: 'lowercase letters, digits and dashes, 1-63 characters' }] });
   const name = input.name.trim();
   if (!name || name.length > 200) throw new RampartError('validation_failed', { issues: [{ pointer: '/name', message: 'between 1 and 200 characters' }] });
   return unsafeAsSystem(db, { reason: 'tenant creation is cross-tenant by nature', ...(log ? { log } : {}) }, async (trx) => {
     const existing = await trx.selectFrom('tenants').select('id').where('slug', '=', input.slug).executeTakeFirst();
     if (existing) throw new RampartError('conflict', { detail: `a tenant with slug "${input.slug}" exists` });
-    return trx
+    const tenant = await trx
       .insertInto('tenants')
       .values({ id: input.id ?? uuidv7(), slug: input.slug, name, created_at: new Date(), updated_at: new Date() })
       .returningAll()
       .executeTakeFirstOrThrow();
+    await provision?.(trx, tenant);
+    return tenant;
   });
 }
 

@@ -16,6 +16,8 @@ export type Principal = {
   tenantId: string;
   roles: readonly string[];
   onBehalfOf?: string;
+  /** Attributes attribute rules may test (AZ-3). */
+  attributes?: { department?: string | null; region?: string | null };
 };
 
 export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;

@@ -1,11 +1,7 @@
 import { RampartError } from '../core/index.js';
 import { withTenant, type Database } from '../db/index.js';
-import { defineRoute, type Principal, type RouteDefinition } from './routes.js';
-
-const actorOf = (principal: Principal) =>
-  principal.type === 'agent' && principal.onBehalfOf
-    ? ({ type: 'agent', id: principal.id, onBehalfOf: principal.onBehalfOf } as const)
-    : ({ type: 'user', id: principal.id } as const);
+import { actorOf } from './context.js';
+import { defineRoute, type RouteDefinition } from './routes.js';
 
 /** The caller's own tenant: the thinnest slice through authenticate -> authorize -> withTenant -> RLS. */
 export function tenantRoutes({ db }: { db: Database }): RouteDefinition[] {

@@ -1,0 +1,52 @@
+import type { Matrix, ResourceDefinition } from './types.js';
+
+/**
+ * Rampart's own resources, roles and the matrix every new tenant starts from. Apps add their
+ * resources to the catalog when they land; a tenant edits its matrix through the API or
+ * `rampart matrix set`, each change justified, audited and explained for drift detection.
+ */
+
+export const BUILTIN_RESOURCES: ResourceDefinition[] = [
+  { name: 'tenant', actions: ['read', 'update'] },
+  { name: 'role', actions: ['list', 'read', 'create', 'update', 'delete'] },
+  { name: 'matrix', actions: ['read', 'update'] },
+  { name: 'authz_policy', actions: ['list', 'read', 'create', 'delete'] },
+  { name: 'drift', actions: ['read', 'run'] },
+  { name: 'audit_event', actions: ['list', 'read', 'export', 'verify'] },
+  { name: 'alert', actions: ['list', 'read'] },
+  { name: 'job', actions: ['list', 'read', 'retry'] },
+];
+
+export type RoleDefinition = { name: string; description: string; highPrivilege: boolean };
+
+/** Admin and finance are high-privilege (control ID-5: they will need a passkey). */
+export const BUILTIN_ROLES: RoleDefinition[] = [
+  { name: 'owner', description: 'Everything, including role and policy administration', highPrivilege: true },
+  { name: 'admin', description: 'Administers the tenant: members, roles, matrix, policies', highPrivilege: true },
+  { name: 'finance', description: 'Billing and invoicing', highPrivilege: true },
+  { name: 'auditor', description: 'Reads and exports the audit log and the access configuration', highPrivilege: false },
+  { name: 'dpo', description: 'Data protection officer: the only role that may export personal data', highPrivilege: false },
+  { name: 'member', description: 'Works with the tenant’s apps', highPrivilege: false },
+  { name: 'viewer', description: 'Reads only', highPrivilege: false },
+];
+
+const everything = Object.fromEntries(BUILTIN_RESOURCES.map((resource) => [resource.name, [...resource.actions]]));
+
+export const DEFAULT_MATRIX: Matrix = {
+  owner: everything,
+  admin: everything,
+  auditor: {
+    tenant: ['read'],
+    role: ['list', 'read'],
+    matrix: ['read'],
+    authz_policy: ['list', 'read'],
+    drift: ['read'],
+    audit_event: ['list', 'read', 'export', 'verify'],
+    alert: ['list', 'read'],
+    job: ['list', 'read'],
+  },
+  dpo: { tenant: ['read'], audit_event: ['list', 'read'] },
+  finance: { tenant: ['read'] },
+  member: { tenant: ['read'] },
+  viewer: { tenant: ['read'] },
+};

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { RampartError } from '../core/index.js';
+import { compilePolicySet } from './compile.js';
+import { constraintFor } from './constraint.js';
+import { decide, decideWithCedar } from './decide.js';
+import { samplePolicySet } from './sample.js';
+
+const withCustom = (customPolicies: string) => compilePolicySet({ ...samplePolicySet, customPolicies });
+
+function refusedWith(customPolicies: string): string[] {
+  try {
+    withCustom(customPolicies);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RampartError);
+    expect((error as RampartError).code).toBe('validation_failed');
+    return ((error as RampartError).issues ?? []).map((issue) => `${issue.pointer} ${issue.message}`);
+  }
+  throw new Error('expected the custom policies to be refused');
+}
+
+const admin = { id: 'u-1', tenantId: 't-1', roles: ['admin'] };
+
+describe('tenant custom policies are refused with a clear error', () => {
+  it('a syntax error, with line and column', () => {
+    const [message] = refusedWith('permit (principal, action, resource);\nforbid (principal action, resource);');
+    expect(message).toMatch(/^\/customPolicies syntax error at line 2, column 19: .*unexpected token `action`/);
+  });
+  it('an unknown entity type', () => {
+    const messages = refusedWith('forbid (principal, action, resource is spaceship);');
+    expect(messages.join('\n')).toMatch(/custom:0 is invalid at line 1, column \d+: .*spaceship/);
+  });
+  it('an unknown attribute, naming the policy by its @id', () => {
+    const messages = refusedWith('permit (principal, action, resource);\n@id("colours")\nforbid (principal, action == Action::"customer:read", resource) when { resource.colour == "red" };');
+    expect(messages).toEqual([expect.stringMatching(/^\/customPolicies custom:colours is invalid at line 3, column \d+: for policy `custom:colours`, attribute `colour` on entity type `customer` not found/)]);
+  });
+  it('an unknown role, an unguarded optional attribute, a template, duplicate ids', () => {
+    expect(refusedWith('permit (principal in Role::"root", action, resource);').join()).toContain('`"root"` is not declared as a valid eid');
+    expect(refusedWith('forbid (principal, action == Action::"customer:read", resource) when { resource.region == "eu" };').join()).toContain('optional attribute `region`');
+    expect(refusedWith('permit (principal == ?principal, action, resource);').join()).toContain('includes a template');
+    expect(refusedWith('@id("a") permit (principal, action, resource is customer);\n@id("a") forbid (principal, action, resource is customer);').join()).toContain('"custom:a" is used twice');
+  });
+});
+
+describe('valid custom policies take effect', () => {
+  const set = withCustom('@id("no-eu-deletes")\nforbid (principal, action == Action::"customer:delete", resource)\nwhen { resource has region && resource.region == "eu" };');
+
+  it('a custom forbid denies what the matrix grants, decided by Cedar', () => {
+    const request = { principal: admin, action: 'delete', resource: { type: 'customer', attributes: { region: 'eu' } } };
+    expect(decide(set, request)).toEqual({ allowed: false, reason: 'custom:no-eu-deletes', policyIds: ['custom:no-eu-deletes'], engine: 'cedar' });
+    expect(decideWithCedar(set, request).allowed).toBe(false);
+    expect(decide(set, { ...request, resource: { type: 'customer', attributes: { region: 'us' } } })).toMatchObject({ allowed: true, engine: 'cedar' });
+  });
+  it('actions no custom policy can touch stay on the compiled path', () => {
+    expect(decide(set, { principal: admin, action: 'read', resource: { type: 'customer', attributes: { region: 'eu' } } })).toMatchObject({ allowed: true, engine: 'compiled' });
+  });
+  it('the list constraint becomes an over-approximation that asks for a row check', () => {
+    expect(constraintFor(set, { principal: admin, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'all', needsRowCheck: true });
+    expect(constraintFor(set, { principal: admin, action: 'read', resourceType: 'customer' })).toEqual({ kind: 'all' });
+    expect(constraintFor(set, { principal: { ...admin, roles: ['viewer'] }, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'none' });
+  });
+  it('a custom permit grants, and its constraint is "all, check each row"', () => {
+    const permitting = withCustom('permit (principal in Role::"viewer", action in [Action::"invoice:export"], resource) when { resource has region && resource.region == "eu" };');
+    const viewer = { ...admin, roles: ['viewer'] };
+    expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'eu' } } })).toMatchObject({ allowed: true, policyIds: ['custom:0'] });
+    expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'us' } } }).allowed).toBe(false);
+    // The PII forbid still overrides a custom permit.
+    expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'eu', sensitivity: 'pii' } } }).policyIds).toEqual(['rule:only-dpo-exports-pii']);
+    expect(constraintFor(permitting, { principal: viewer, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'all', needsRowCheck: true });
+  });
+  it('a policy scoped by resource type touches only that type; an unscoped one touches everything', () => {
+    const typed = withCustom('forbid (principal, action, resource is audit_event) when { resource has region && resource.region == "us" };');
+    expect(decide(typed, { principal: admin, action: 'read', resource: { type: 'audit_event', attributes: { region: 'us' } } })).toMatchObject({ allowed: false, engine: 'cedar' });
+    expect(decide(typed, { principal: admin, action: 'read', resource: { type: 'customer' } }).engine).toBe('compiled');
+    const everything = withCustom('forbid (principal, action, resource) when { principal has region && principal.region == "mars" };');
+    expect(decide(everything, { principal: admin, action: 'read', resource: { type: 'customer' } })).toMatchObject({ allowed: true, engine: 'cedar' });
+    expect(decide(everything, { principal: { ...admin, region: 'mars' }, action: 'read', resource: { type: 'customer' } }).allowed).toBe(false);
+  });
+  it('ids follow text order for many policies (Cedar sorts them internally), and warnings are kept', () => {
+    const many = Array.from({ length: 12 }, (_, index) => `forbid (principal, action == Action::"customer:read", resource) when { principal has region && principal.region == "r${index}" };`).join('\n');
+    const set12 = withCustom(many);
+    expect(set12.custom.map((policy) => policy.id)).toEqual(Array.from({ length: 12 }, (_, index) => `custom:${index}`));
+    expect(set12.custom[10]?.text).toContain('"r10"');
+    expect(decide(set12, { principal: { ...admin, region: 'r10' }, action: 'read', resource: { type: 'customer' } }).policyIds).toEqual(['custom:10']);
+    const impossible = withCustom('forbid (principal, action == Action::"customer:read", resource is invoice);');
+    expect(impossible.warnings.join()).toContain('custom:0');
+    expect(withCustom('  \n').custom).toEqual([]);
+  });
+});

@@ -1,0 +1,20 @@
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../db/index.js';
+import type { Principal } from './routes.js';
+
+/** Where and how a request came in, for audit events: IP, user agent, device, request id. */
+export function requestContext(request: FastifyRequest): { ip?: string; userAgent?: string; deviceId?: string; requestId: string } {
+  const userAgent = request.headers['user-agent'];
+  const deviceId = request.headers['x-device-id'];
+  return {
+    ip: request.ip,
+    ...(typeof userAgent === 'string' ? { userAgent } : {}),
+    ...(typeof deviceId === 'string' ? { deviceId } : {}),
+    requestId: request.id,
+  };
+}
+
+/** The audit actor for a principal: an agent always acts on behalf of a user. */
+export function actorOf(principal: Principal): Actor {
+  return principal.type === 'agent' && principal.onBehalfOf ? { type: 'agent', id: principal.id, onBehalfOf: principal.onBehalfOf } : { type: 'user', id: principal.id };
+}
