@@ -6,10 +6,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createAuditLog,
   deliverPending,
+  emailSink,
   fileSink,
   generateSigningKeyPem,
   httpSink,
@@ -188,19 +190,57 @@ describe('SIEM and alert sinks', () => {
     }
   });
 
+  it('MO-2 alerts reach an email inbox as one digest per batch, over STARTTLS', async () => {
+    const messages: Array<{ from: string; to: string[]; body: string; secure: boolean }> = [];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1', '-keyout', join(dir, 'smtp-key.pem'), '-out', join(dir, 'smtp-cert.pem')], { stdio: 'ignore' });
+    const smtp = new SMTPServer({
+      key: await readFile(join(dir, 'smtp-key.pem')),
+      cert: await readFile(join(dir, 'smtp-cert.pem')),
+      authOptional: true,
+      logger: false,
+      onData(stream, session, callback) {
+        let body = '';
+        stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        stream.on('end', () => {
+          messages.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), body, secure: session.secure });
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const { port } = smtp.server.address() as net.AddressInfo;
+    try {
+      await record(b, 'billing.payout.updated');
+      await record(b, 'member.role.granted');
+      const ca = await readFile(join(dir, 'smtp-cert.pem'));
+      const config = { type: 'email' as const, name: 'oncall', smtpUrl: `smtp://127.0.0.1:${port}`, requireTls: true, from: 'rampart@example.test', to: ['oncall@example.test'] };
+      // Without trusting the relay's certificate nothing is sent and the cursor stays put.
+      await expect(deliverPending({ db, sink: emailSink({ ...config, name: 'untrusted' }, envSecretsProvider({ env: {} })), source: 'alerts' })).rejects.toThrow(/certificate/);
+      const sink = emailSink(config, envSecretsProvider({ env: {} }), ca);
+      const result = await deliverPending({ db, sink, source: 'alerts' });
+      expect(result.delivered).toBeGreaterThan(0);
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({ from: 'rampart@example.test', to: ['oncall@example.test'], secure: true });
+      expect(messages[0]!.body).toMatch(/Subject: \[Rampart\] \d+ critical alerts?/);
+      expect(messages[0]!.body.replace(/=\r\n/g, '')).toContain('payout or bank details changed');
+    } finally {
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    }
+  });
+
   it('MO-2 alerts reach a webhook, signed so the receiver can verify them', async () => {
     const receiver = await collector();
     try {
       await record(a, 'authz.matrix.updated');
       const secrets = envSecretsProvider({ env: { RAMPART_SECRET_ALERT_WEBHOOK: 'whsec_test_1' } });
       const sink = webhookSink({ type: 'webhook', name: 'pager', url: receiver.url, signingSecret: 'alert_webhook', timeoutMs: 2000 }, secrets, () => 1_780_000_000_000);
-      expect((await deliverPending({ db, sink, source: 'alerts' })).delivered).toBe(1);
+      expect((await deliverPending({ db, sink, source: 'alerts' })).delivered).toBeGreaterThanOrEqual(1);
       const delivery = receiver.received[0]!;
       const signature = String(delivery.headers['rampart-signature']);
       const [t, v1] = signature.split(',').map((part) => part.split('=')[1]);
       expect(v1).toBe(createHmac('sha256', 'whsec_test_1').update(`${t}.${delivery.body}`).digest('hex'));
       const body = JSON.parse(delivery.body);
-      expect(body.alerts[0]).toMatchObject({ event: { kind: 'alert', action: 'permission-change' }, rule: { id: 'permission-change' } });
+      expect(body.alerts).toContainEqual(expect.objectContaining({ event: expect.objectContaining({ kind: 'alert', action: 'permission-change' }), rule: { id: 'permission-change', name: 'permission-change' } }));
       expect((await deliverPending({ db, sink, source: 'alerts' })).delivered).toBe(0);
     } finally {
       await receiver.close();

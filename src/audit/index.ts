@@ -6,7 +6,7 @@ export { builtInAlertRules, evaluateAlerts, type AlertRule, type AlertRuleOption
 export { loadCheckpointSigner, signerFromPem, generateSigningKeyPem, verifierFor, writeCheckpoints, checkpointSignatureValid, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 export { verifyAuditLog, type VerifyReport, type ChainReport, type ChainProblem } from './verify.js';
 export { auditEventToEcs, alertToEcs, ECS_VERSION, type EcsDocument } from './ecs.js';
-export { createSink, fileSink, syslogSink, httpSink, webhookSink, syslogMessage, frameSyslog, webhookSignature, type Sink, type SinkConfig } from './sinks.js';
+export { createSink, fileSink, syslogSink, httpSink, webhookSink, emailSink, syslogMessage, frameSyslog, webhookSignature, type Sink, type SinkConfig } from './sinks.js';
 export { deliverPending, sinkLag } from './deliver.js';
 export { registerAuditJobs, scheduleAuditJobs } from './jobs.js';
 export { auditRoutes } from './routes.js';

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { appendFile, mkdir, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import nodemailer from 'nodemailer';
 import { dirname } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -107,6 +108,44 @@ export function webhookSink(config: Extract<SinkConfig, { type: 'webhook' }>, se
   };
 }
 
+/**
+ * Alerts by email: one message per delivered batch (a digest, not a flood), plain text, through
+ * SMTP with STARTTLS required by default.
+ */
+export function emailSink(config: Extract<SinkConfig, { type: 'email' }>, secrets: SecretsProvider, ca?: Buffer): Sink {
+  return {
+    name: config.name,
+    async send(docs) {
+      const url = new URL(config.smtpUrl);
+      const password = config.passwordSecret ? await secrets.get(config.passwordSecret) : undefined;
+      const transport = nodemailer.createTransport({
+        host: url.hostname,
+        port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
+        secure: url.protocol === 'smtps:',
+        requireTLS: config.requireTls && url.protocol !== 'smtps:',
+        ignoreTLS: !config.requireTls && url.protocol !== 'smtps:',
+        ...(url.username ? { auth: { user: decodeURIComponent(url.username), pass: password?.reveal() ?? '' } } : {}),
+        tls: { minVersion: 'TLSv1.2', ...(ca ? { ca } : {}) },
+        connectionTimeout: 10_000,
+        socketTimeout: 20_000,
+      });
+      try {
+        const severities = docs.map((doc) => String((doc.rampart as { severity?: string } | undefined)?.severity ?? 'info'));
+        const worst = ['critical', 'high', 'medium', 'low'].find((s) => severities.includes(s)) ?? 'info';
+        const lines = docs.map((doc) => `- [${String((doc.rampart as { severity?: string }).severity)}] ${doc['@timestamp']} ${String(doc.message ?? '')} (tenant ${String((doc.organization as { id?: string } | undefined)?.id ?? 'system')}, alert ${doc.event.id})`);
+        await transport.sendMail({
+          from: config.from,
+          to: config.to,
+          subject: `[Rampart] ${docs.length} ${worst} alert${docs.length === 1 ? '' : 's'}`,
+          text: `Rampart raised ${docs.length} alert(s):\n\n${lines.join('\n')}\n\nDetails are in the audit log of each tenant (GET /api/v1/alerts).\n`,
+        });
+      } finally {
+        transport.close();
+      }
+    },
+  };
+}
+
 export async function createSink(config: SinkConfig, secrets: SecretsProvider, readFile: (path: string) => Promise<Buffer>): Promise<Sink> {
   switch (config.type) {
     case 'file':
@@ -117,5 +156,7 @@ export async function createSink(config: SinkConfig, secrets: SecretsProvider, r
       return httpSink(config, secrets);
     case 'webhook':
       return webhookSink(config, secrets);
+    case 'email':
+      return emailSink(config, secrets, config.caFile ? await readFile(config.caFile) : undefined);
   }
 }

@@ -47,6 +47,19 @@ export const sinkConfigSchema = z.discriminatedUnion('type', [
     signingSecret: z.string().optional(),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   }),
+  z.strictObject({
+    type: z.literal('email'),
+    name: sinkName,
+    /** `smtp://host:port` (STARTTLS required unless `requireTls: false`) or `smtps://host:465`; no password in the URL. */
+    smtpUrl: z.url({ protocol: /^smtps?$/ }).refine((url) => !new URL(url).password, 'put the SMTP password in a secret (passwordSecret), not in the URL'),
+    /** Name of the secret holding the SMTP password. */
+    passwordSecret: z.string().optional(),
+    requireTls: z.boolean().default(true),
+    /** Extra CA (PEM file) for a mail relay with a private CA. */
+    caFile: z.string().optional(),
+    from: z.email(),
+    to: z.array(z.email()).min(1).max(50),
+  }),
 ]);
 
 export type SinkConfig = z.output<typeof sinkConfigSchema>;
