@@ -1,7 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rampart } from '../src/app.js';
-import { BUILTIN_ROLES, DEFAULT_MATRIX, runDrift } from '../src/authz/index.js';
+import { BUILTIN_RESOURCES, BUILTIN_ROLES, compilePolicySet, decide, decideWithCedar, DEFAULT_MATRIX, negativeMatrixCases, runDrift } from '../src/authz/index.js';
 import { withTenant, type Tenant } from '../src/db/index.js';
 import type { Principal } from '../src/http/index.js';
 import { bearerAuthenticator, testRampart } from './support/rampart.js';
@@ -87,6 +87,18 @@ describe('AZ-1 negative matrix tests, generated for every built-in route and rol
     for (const { route } of cases()) {
       expect((await call(null, sampleRequest(route.method, route.url))).statusCode).toBe(401);
     }
+  });
+});
+
+/** The default matrix every tenant starts from, compiled once here to name the cases. */
+const defaultSet = compilePolicySet({ resources: BUILTIN_RESOURCES, matrix: DEFAULT_MATRIX, roles: BUILTIN_ROLES.map((r) => r.name) });
+
+describe('AZ-1 every ungranted (role, action, resource) of the demo tenant, on the live policy set, both engines', () => {
+  it.each(negativeMatrixCases(defaultSet).map((c) => ({ ...c, label: c.name })))('$label', async ({ request }) => {
+    const live = await rampart.authz.policySet(demo.id);
+    const asDemo = { ...request, principal: { ...request.principal, tenantId: demo.id } };
+    expect(decide(live, asDemo).allowed).toBe(false);
+    expect(decideWithCedar(live, asDemo).allowed).toBe(false);
   });
 });
 

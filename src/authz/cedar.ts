@@ -32,19 +32,21 @@ export function guardWasmInlining(): void {
 export type Preparsed = { policySetId: string; schemaName: string };
 
 /**
- * Parses the policy set and schema once into cedar-wasm's thread-local cache. Names are content
- * hashes: recompiling an unchanged tenant set reuses its entry. cedar-wasm 4.13 has no call to
- * drop an entry, so each distinct version stays cached for the life of the process (a few KB).
- * The cache is per thread: a worker thread must compile its own set.
+ * The names under which a policy set and schema are pre-parsed: content hashes, so recompiling an
+ * unchanged tenant set reuses its entry. cedar-wasm 4.13 has no call to drop an entry, so each
+ * distinct version stays cached for the life of the process (a few KB). The cache is per thread:
+ * a worker thread must compile its own set.
  */
-export function preparse(policies: Record<string, string>, schema: CedarSchema): Preparsed {
-  const policySetId = `rampart-policies:${digest(policies)}`;
-  const schemaName = `rampart-schema:${digest(schema)}`;
-  const parsed = cedar.preparsePolicySet(policySetId, { staticPolicies: policies });
-  if (parsed.type === 'failure') throw new Error(`cedar refused the generated policy set: ${parsed.errors.map((error) => error.message).join('; ')}`);
-  const parsedSchema = cedar.preparseSchema(schemaName, schema);
-  if (parsedSchema.type === 'failure') throw new Error(`cedar refused the generated schema: ${parsedSchema.errors.map((error) => error.message).join('; ')}`);
-  return { policySetId, schemaName };
+export function preparsedIds(policies: Record<string, string>, schema: CedarSchema): Preparsed {
+  return { policySetId: `rampart-policies:${digest(policies)}`, schemaName: `rampart-schema:${digest(schema)}` };
+}
+
+/** Parses the policy set and schema once into cedar-wasm's thread-local cache. */
+export function preparse(policies: Record<string, string>, schema: CedarSchema, ids: Preparsed): void {
+  const parsed = cedar.preparsePolicySet(ids.policySetId, { staticPolicies: policies });
+  if (parsed.type === 'failure') throw new Error(`cedar refused the policy set: ${parsed.errors.map((error) => error.message).join('; ')}`);
+  const parsedSchema = cedar.preparseSchema(ids.schemaName, schema);
+  if (parsedSchema.type === 'failure') throw new Error(`cedar refused the schema: ${parsedSchema.errors.map((error) => error.message).join('; ')}`);
 }
 
 const digest = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);

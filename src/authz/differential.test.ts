@@ -122,7 +122,7 @@ describe('AZ-3 differential: compiled path vs Cedar', () => {
     );
     // The DNF cap is a safety valve, not the common case.
     expect(stats.rowCheck).toBeLessThan((stats.exact + stats.rowCheck) * 0.05);
-  });
+  }, 240_000);
 
   it('AZ-3 with random tenant Cedar policies: decide still equals Cedar and constraints stay sound', () => {
     const customArb = fc.array(
@@ -147,5 +147,5 @@ describe('AZ-3 differential: compiled path vs Cedar', () => {
       }),
       { numRuns: 150 },
     );
-  });
+  }, 240_000);
 });

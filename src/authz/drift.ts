@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import { canonicalJson, type AuditLog } from '../audit/index.js';
 import { systemClock, uuidv7, type Clock, type Logger } from '../core/index.js';
 import { listTenants, unsafeAsSystem, type Database, type GrantTriple } from '../db/index.js';
 import { diffGrants, grantKey, loadPolicyData, policyDigest, type StoredPolicy } from './store.js';
+import type { AttributeRule } from './types.js';
 
 /**
  * Permission drift (control AZ-4). A snapshot of each tenant's effective matrix, rules and custom
@@ -23,6 +24,8 @@ export type DriftReport = {
   unexplainedRemoved: GrantTriple[];
   policiesChanged: string[];
   unexplainedPolicies: string[];
+  rulesChanged: string[];
+  unexplainedRules: string[];
   drifted: boolean;
 };
 
@@ -38,7 +41,7 @@ export async function runDrift({ db, audit, tenantId, clock = systemClock, log }
     const now = clock.now();
     const current = await loadPolicyData(trx, tenantId);
     const last = await trx.selectFrom('authz_snapshots').selectAll().where('tenant_id', '=', tenantId).orderBy('taken_at', 'desc').limit(1).executeTakeFirst();
-    const before = { grants: (last?.grants ?? []) as GrantTriple[], policies: (last?.policies ?? []) as StoredPolicy[] };
+    const before = { grants: (last?.grants ?? []) as GrantTriple[], policies: (last?.policies ?? []) as StoredPolicy[], rules: (last?.rules ?? []) as AttributeRule[] };
     const { added, removed } = diffGrants(before.grants, current.grants);
 
     let changes = trx.selectFrom('authz_changes').select(['kind', 'added', 'removed']).where('tenant_id', '=', tenantId).where('status', '=', 'applied');
@@ -47,6 +50,10 @@ export async function runDrift({ db, audit, tenantId, clock = systemClock, log }
     const explainedAdded = new Set(applied.flatMap((c) => (c.kind === 'policy' ? [] : (c.added as GrantTriple[]).map(grantKey))));
     const explainedRemoved = new Set(applied.flatMap((c) => (c.kind === 'policy' ? [] : (c.removed as GrantTriple[]).map(grantKey))));
     const explainedPolicies = new Set(applied.flatMap((c) => (c.kind === 'policy' ? [...(c.added as StoredPolicy[]), ...(c.removed as StoredPolicy[])].map((p) => p.id) : [])));
+    const explainedRules = new Set(applied.flatMap((c) => (c.kind === 'rule' ? [...(c.added as AttributeRule[]), ...(c.removed as AttributeRule[])].map((r) => r.id) : [])));
+    const beforeRules = new Map(before.rules.map((r) => [r.id, canonicalJson(r)]));
+    const afterRules = new Map(current.rules.map((r) => [r.id, canonicalJson(r)]));
+    const rulesChanged = [...new Set([...beforeRules.keys(), ...afterRules.keys()])].filter((id) => beforeRules.get(id) !== afterRules.get(id)).sort();
 
     const beforePolicies = new Map(before.policies.map((p) => [p.id, p.cedar]));
     const afterPolicies = new Map(current.policies.map((p) => [p.id, p.cedar]));
@@ -62,9 +69,11 @@ export async function runDrift({ db, audit, tenantId, clock = systemClock, log }
       unexplainedRemoved: removed.filter((g) => !explainedRemoved.has(grantKey(g))),
       policiesChanged,
       unexplainedPolicies: policiesChanged.filter((id) => !explainedPolicies.has(id)),
+      rulesChanged,
+      unexplainedRules: rulesChanged.filter((id) => !explainedRules.has(id)),
       drifted: false,
     };
-    report.drifted = report.unexplainedAdded.length + report.unexplainedRemoved.length + report.unexplainedPolicies.length > 0;
+    report.drifted = report.unexplainedAdded.length + report.unexplainedRemoved.length + report.unexplainedPolicies.length + report.unexplainedRules.length > 0;
 
     await trx
       .insertInto('authz_snapshots')
@@ -80,6 +89,7 @@ export async function runDrift({ db, audit, tenantId, clock = systemClock, log }
           unexplained_added: { after: report.unexplainedAdded.map(grantKey) },
           unexplained_removed: { after: report.unexplainedRemoved.map(grantKey) },
           unexplained_policies: { after: report.unexplainedPolicies },
+          unexplained_rules: { after: report.unexplainedRules },
         },
       });
       log?.warn({ tenant: tenantId, added: report.unexplainedAdded.length, removed: report.unexplainedRemoved.length, policies: report.unexplainedPolicies.length }, 'permission drift detected');

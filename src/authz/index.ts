@@ -18,3 +18,4 @@ export { createAuthz, requireJustification, MIN_JUSTIFICATION, type Authz, type 
 export { runDrift, runDriftForAllTenants, type DriftReport } from './drift.js';
 export { authzRoutes, policyAuthorizer, toAuthzPrincipal } from './routes.js';
 export { loadPolicyData, toMatrix, fromMatrix, diffGrants, grantKey, type PolicyData, type StoredPolicy } from './store.js';
+export { authorizeRecord, listAuthorized, HARD_PAGE_LIMIT } from './records.js';

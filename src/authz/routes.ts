@@ -92,6 +92,26 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
         authz.deletePolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), id: params.id, justification: body.justification, context: requestContext(request) }),
     }),
     defineRoute({
+      method: 'PUT',
+      url: '/api/v1/authz/rules/:id',
+      auth: { action: 'update', resource: 'matrix' },
+      summary: 'Add or replace an attribute rule (justification required)',
+      params: z.strictObject({ id: name }),
+      body: z.strictObject({ rule: z.record(z.string(), z.unknown()), justification }),
+      handler: async ({ principal, params, body, request }) =>
+        authz.putRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), rule: { ...body.rule, id: params.id } as never, justification: body.justification, context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/api/v1/authz/rules/:id',
+      auth: { action: 'update', resource: 'matrix' },
+      summary: 'Remove an attribute rule (justification required)',
+      params: z.strictObject({ id: name }),
+      body: z.strictObject({ justification }),
+      handler: async ({ principal, params, body, request }) =>
+        authz.deleteRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), id: params.id, justification: body.justification, context: requestContext(request) }),
+    }),
+    defineRoute({
       method: 'POST',
       url: '/api/v1/authz/drift',
       auth: { action: 'run', resource: 'drift' },

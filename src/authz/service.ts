@@ -7,7 +7,8 @@ import { compilePolicySet, type CompiledPolicySet } from './compile.js';
 import { constraintFor, type Constraint } from './constraint.js';
 import { decide } from './decide.js';
 import { customPolicyText, diffGrants, fromMatrix, loadPolicyData, toMatrix, type PolicyData } from './store.js';
-import type { AuthzPrincipal, AuthzResource, Decision, ResourceDefinition } from './types.js';
+import { attributeRuleSchema } from './schemas.js';
+import type { AttributeRule, AuthzPrincipal, AuthzResource, Decision, ResourceDefinition } from './types.js';
 
 /**
  * The authorization service: each tenant's compiled policy set (cached), decisions for the request
@@ -43,6 +44,8 @@ export type Authz = {
   setGrants(input: ChangeInput & { role: string; resource: string; actions: string[] }): Promise<{ changeId: string | null; added: GrantTriple[]; removed: GrantTriple[] }>;
   putPolicy(input: ChangeInput & { id: string; cedar: string; description?: string }): Promise<{ changeId: string; warnings: readonly string[] }>;
   deletePolicy(input: ChangeInput & { id: string }): Promise<{ changeId: string }>;
+  putRule(input: ChangeInput & { rule: AttributeRule }): Promise<{ changeId: string }>;
+  deleteRule(input: ChangeInput & { id: string }): Promise<{ changeId: string }>;
   invalidate(tenantId: string): void;
 };
 
@@ -50,12 +53,12 @@ type CacheEntry = { set: CompiledPolicySet; expires: number };
 
 export function createAuthz({ db, audit, clock = systemClock, resources = BUILTIN_RESOURCES, cacheTtlMs = 2000 }: { db: Database; audit: AuditLog; clock?: Clock; resources?: ResourceDefinition[]; cacheTtlMs?: number }): Authz {
   const cache = new Map<string, CacheEntry>();
-  const compile = (data: PolicyData, override: Partial<{ grants: GrantTriple[]; policies: PolicyData['policies'] }> = {}) =>
+  const compile = (data: PolicyData, override: Partial<{ grants: GrantTriple[]; policies: PolicyData['policies']; rules: AttributeRule[] }> = {}) =>
     compilePolicySet({
       resources,
       roles: data.roles.map((r) => r.name),
       matrix: toMatrix(override.grants ?? data.grants),
-      rules: data.rules,
+      rules: override.rules ?? data.rules,
       customPolicies: customPolicyText(override.policies ?? data.policies),
     });
   const system = (tenantId: string) => ({ tenantId, actor: { type: 'system', id: 'authz' } as const });
@@ -70,7 +73,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     return set;
   }
 
-  async function recordChange(trx: Transaction<Schema>, input: ChangeInput & { kind: 'matrix' | 'policy'; summary: string; added: unknown[]; removed: unknown[]; justification: string; action: string; target: { type: string; id: string } }): Promise<string> {
+  async function recordChange(trx: Transaction<Schema>, input: ChangeInput & { kind: 'matrix' | 'policy' | 'rule'; summary: string; added: unknown[]; removed: unknown[]; justification: string; action: string; target: { type: string; id: string } }): Promise<string> {
     const id = uuidv7(clock.now().getTime());
     const requestedBy = input.actor.type === 'anonymous' ? 'anonymous' : input.actor.id;
     await trx
@@ -165,6 +168,36 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
       });
       cache.delete(input.tenantId);
       return result;
+    },
+    async putRule(input) {
+      const justification = requireJustification(input.justification);
+      const parsed = attributeRuleSchema.safeParse(input.rule);
+      if (!parsed.success) throw new RampartError('validation_failed', { detail: 'the rule is malformed', issues: parsed.error.issues.map((i) => ({ in: 'body', pointer: `/rule/${i.path.join('/')}`, message: i.message })) });
+      const rule = parsed.data;
+      const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
+        const current = await loadPolicyData(trx, input.tenantId);
+        compile(current, { rules: [...current.rules.filter((r) => r.id !== rule.id), rule] }); // 400 on an invalid rule
+        const previous = current.rules.filter((r) => r.id === rule.id);
+        const changeId = await recordChange(trx, { ...input, kind: 'rule', justification, summary: `${previous.length ? 'replaced' : 'added'} rule ${rule.id}`, added: [rule], removed: previous, action: 'authz.rule.updated', target: { type: 'authz_rule', id: rule.id } });
+        await trx.deleteFrom('authz_rules').where('tenant_id', '=', input.tenantId).where('id', '=', rule.id).execute();
+        await trx.insertInto('authz_rules').values({ tenant_id: input.tenantId, id: rule.id, definition: JSON.stringify(rule), change_id: changeId }).execute();
+        return { changeId };
+      });
+      cache.delete(input.tenantId);
+      return result;
+    },
+    async deleteRule(input) {
+      const justification = requireJustification(input.justification);
+      const outcome = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
+        const current = await loadPolicyData(trx, input.tenantId);
+        const existing = current.rules.find((r) => r.id === input.id);
+        if (!existing) throw new RampartError('not_found', { detail: `no rule "${input.id}"` });
+        const changeId = await recordChange(trx, { ...input, kind: 'rule', justification, summary: `removed rule ${input.id}`, added: [], removed: [existing], action: 'authz.rule.deleted', target: { type: 'authz_rule', id: input.id } });
+        await trx.deleteFrom('authz_rules').where('tenant_id', '=', input.tenantId).where('id', '=', input.id).execute();
+        return { changeId };
+      });
+      cache.delete(input.tenantId);
+      return outcome;
     },
     invalidate: (tenantId) => void cache.delete(tenantId),
   };

@@ -22,9 +22,9 @@ function configFrom(io: CliIo, overrides: RampartConfigInput = {}): RampartConfi
   return loadConfig({ env: io.env, cwd: io.cwd, overrides });
 }
 
-async function openForCli(config: RampartConfig) {
+async function openForCli(config: RampartConfig, env: NodeJS.ProcessEnv = process.env) {
   const log = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
-  const secrets = secretsProviderFor(config, process.env);
+  const secrets = secretsProviderFor(config, env);
   const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir, appUrl: config.database.appUrl, poolSize: 2, secrets, log });
   return { db, log, secrets };
 }
@@ -40,16 +40,11 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
   const tls = certFile && keyFile ? { cert: await readFile(certFile), key: await readFile(keyFile) } : undefined;
   const rampart = await createRampart({ config, env: io.env, ...(tls ? { tls } : {}) });
   const { app } = rampart.server;
-  const address = await app.listen({ host: config.http.host, port: config.http.port });
-  if (config.jobs.enabled) {
-    await scheduleRecurringJobs(rampart);
-    rampart.jobs.start();
-  }
-  io.out(`Rampart ${VERSION} (${config.env}) listening on ${address}\n`);
-  io.out(`  database: ${rampart.db.description}\n`);
-  if (config.demo.seed) io.out(`  demo tenant: "demo"\n`);
 
+  // Signal handlers go in before the port opens: a SIGTERM at any moment from here on drains
+  // requests and closes the database instead of killing the process mid-write.
   let stopping = false;
+  let startup: Promise<unknown> = Promise.resolve();
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -59,25 +54,43 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
       process.exit(1);
     }, config.http.shutdownTimeoutMs);
     force.unref();
-    rampart.close().then(
-      () => {
-        rampart.log.info('shut down cleanly');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        rampart.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    startup
+      .catch(() => undefined)
+      .then(() => rampart.close())
+      .then(
+        () => {
+          rampart.log.info('shut down cleanly');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          rampart.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+
+  let address = '';
+  startup = (async () => {
+    address = await app.listen({ host: config.http.host, port: config.http.port });
+    if (config.jobs.enabled && !stopping) {
+      await scheduleRecurringJobs(rampart);
+      if (!stopping) rampart.jobs.start();
+    }
+  })();
+  await startup;
+  if (!stopping) {
+    io.out(`Rampart ${VERSION} (${config.env}) listening on ${address}\n`);
+    io.out(`  database: ${rampart.db.description}\n`);
+    if (config.demo.seed) io.out(`  demo tenant: "demo"\n`);
+  }
   return new Promise<number>(() => {}); // runs until a signal
 }
 
 async function migrateCommand(io: CliIo, flags: { status?: boolean }): Promise<number> {
   const config = configFrom(io);
-  const { db, log, secrets } = await openForCli(config);
+  const { db, log, secrets } = await openForCli(config, io.env);
   try {
     if (flags.status) {
       const status = await migrationStatus(db, migrations);
@@ -109,7 +122,8 @@ async function configCheck(io: CliIo, flags: { json?: boolean }): Promise<number
 }
 
 function flatten(value: unknown, prefix = ''): Array<[string, string]> {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
+  if (Array.isArray(value)) return [[prefix, JSON.stringify(value)]];
+  if (value && typeof value === 'object') {
     return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
   }
   return [[prefix, value === undefined ? '(unset)' : String(value)]];
@@ -117,7 +131,7 @@ function flatten(value: unknown, prefix = ''): Array<[string, string]> {
 
 async function jobsCommand(io: CliIo, flags: { status?: string; limit?: string; retry?: string }): Promise<number> {
   const config = configFrom(io);
-  const { db, log } = await openForCli(config);
+  const { db, log } = await openForCli(config, io.env);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
@@ -147,7 +161,7 @@ async function jobsCommand(io: CliIo, flags: { status?: string; limit?: string; 
 
 async function auditCommand(io: CliIo, sub: 'verify' | 'checkpoint', flags: { json?: boolean; tenant?: string }): Promise<number> {
   const config = configFrom(io);
-  const { db, log, secrets } = await openForCli(config);
+  const { db, log, secrets } = await openForCli(config, io.env);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
@@ -186,7 +200,7 @@ function renderVerifyReport(report: VerifyReport): string {
 
 async function withAuthz<T>(io: CliIo, fn: (ctx: { db: Awaited<ReturnType<typeof openForCli>>['db']; authz: ReturnType<typeof createAuthz>; audit: ReturnType<typeof createAuditLog>; tenantId: string }) => Promise<T>, tenantSlug: string): Promise<T> {
   const config = configFrom(io);
-  const { db } = await openForCli(config);
+  const { db } = await openForCli(config, io.env);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
@@ -244,7 +258,7 @@ async function matrixSet(io: CliIo, flags: { tenant: string; role: string; resou
 
 async function driftCommand(io: CliIo, flags: { tenant?: string; json?: boolean }): Promise<number> {
   const config = configFrom(io);
-  const { db, log } = await openForCli(config);
+  const { db, log } = await openForCli(config, io.env);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
@@ -265,6 +279,7 @@ async function driftCommand(io: CliIo, flags: { tenant?: string; json?: boolean 
         for (const g of r.unexplainedAdded) io.out(`  + ${g.role} ${g.action} ${g.resource}   (no recorded change explains it)\n`);
         for (const g of r.unexplainedRemoved) io.out(`  - ${g.role} ${g.action} ${g.resource}   (no recorded change explains it)\n`);
         for (const id of r.unexplainedPolicies) io.out(`  ~ policy ${id}   (no recorded change explains it)\n`);
+        for (const id of r.unexplainedRules) io.out(`  ~ rule ${id}   (no recorded change explains it)\n`);
       }
     }
     return reports.some((r) => r.drifted) ? 1 : 0;

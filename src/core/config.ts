@@ -274,12 +274,23 @@ export const redactUrl = (url: string | undefined): string | undefined => {
 
 export const urlHasPassword = (url: string | undefined): boolean => Boolean(url) && redactUrl(url) !== url;
 
+/** Sink URLs may carry credentials (`https://user:token@host`, `?token=`): masked like the others. */
+const SECRET_PARAM = /([?&](?:token|api[_-]?key|key|secret|sig|signature|access_token)=)([^&#]*)/gi;
+const redactSinkUrl = (url: string) => redactUrl(url)!.replace(SECRET_PARAM, (_m, name: string, value: string) => (value ? `${name}[redacted]` : name));
+const sinkUrlHasSecret = (url: string) => redactSinkUrl(url) !== url;
+function redactSink(sink: SinkConfig): SinkConfig {
+  if ('url' in sink) return { ...sink, url: redactSinkUrl(sink.url) };
+  if ('smtpUrl' in sink) return { ...sink, smtpUrl: redactSinkUrl(sink.smtpUrl) };
+  return sink;
+}
+
 /** The effective config with anything secret-bearing masked; what `rampart config check` prints. */
 export function redactConfig(config: RampartConfig): RampartConfig {
   return {
     ...config,
     database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) },
     redis: { ...config.redis, url: redactUrl(config.redis.url) },
+    audit: { ...config.audit, sinks: config.audit.sinks.map(redactSink), alertSinks: config.audit.alertSinks.map(redactSink) },
   };
 }
 
@@ -300,6 +311,12 @@ export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv
   if (urlHasPassword(config.database.url)) problems.push({ key: 'DATABASE_URL', source: 'env', message: 'contains a password; put it in the secret file database_password' });
   if (urlHasPassword(config.database.appUrl)) problems.push({ key: 'RAMPART_DATABASE_APP_URL', source: 'env', message: 'contains a password; put it in the secret file database_app_password' });
   if (urlHasPassword(config.redis.url)) problems.push({ key: 'REDIS_URL', source: 'env', message: 'contains a password; put it in the secret file redis_password' });
+  for (const [list, key] of [[config.audit.sinks, 'audit.sinks'], [config.audit.alertSinks, 'audit.alertSinks']] as const) {
+    list.forEach((sink, index) => {
+      const url = 'url' in sink ? sink.url : 'smtpUrl' in sink ? sink.smtpUrl : undefined;
+      if (url && sinkUrlHasSecret(url)) problems.push({ key: `${key}.${index}.url`, source: 'config', message: `sink ${sink.name} has a credential in its URL; use tokenSecret / signingSecret / passwordSecret` });
+    });
+  }
   if (!config.secrets.dir) problems.push({ key: 'RAMPART_SECRETS_DIR', source: 'default', message: 'production needs a mounted secrets directory' });
   if (config.database.url === 'memory://') problems.push({ key: 'DATABASE_URL', source: 'env', message: 'memory:// loses all data on restart' });
   const hasTls = Boolean(config.http.tls.certFile && config.http.tls.keyFile);

@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { RampartError } from '../core/index.js';
 
 /**
  * Kysely driver over PGlite's own query API (not its node-postgres adapter, which measured ~3x
@@ -31,14 +32,52 @@ export const NUMERIC_OID = 1700;
 /** int8 comes back as bigint (money is bigint minor units; a JS number would lose precision). */
 export const pgliteParsers = { [INT8_OID]: (value: string) => BigInt(value) };
 
-class Lock {
-  #tail: Promise<void> = Promise.resolve();
+/**
+ * FIFO lock over the one session. A waiter gives up after `timeoutMs` with a clear error instead
+ * of hanging forever: the usual cause is code that, inside a transaction, queries through the
+ * outer Kysely instance and so waits on its own transaction.
+ */
+export class SessionLock {
+  #held = false;
+  readonly #waiters: Array<() => void> = [];
+  readonly #timeoutMs: number;
+
+  constructor(timeoutMs = 30_000) {
+    this.#timeoutMs = timeoutMs;
+  }
+
   acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const acquired = this.#tail.then(() => release);
-    this.#tail = this.#tail.then(() => next);
-    return acquired;
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve(this.#releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(this.#releaser());
+      };
+      const timer = setTimeout(() => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        reject(
+          new RampartError('unavailable', {
+            detail: 'the embedded database stayed busy too long; a query inside a transaction may be waiting on the outer database handle instead of the transaction',
+          }),
+        );
+      }, this.#timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      if (next) next();
+      else this.#held = false;
+    };
   }
 }
 
@@ -66,11 +105,12 @@ class PGliteConnection implements DatabaseConnection {
 
 class PGliteDriver implements Driver {
   readonly #pg: PGlite;
-  readonly #lock = new Lock();
+  readonly #lock: SessionLock;
   readonly #releases = new WeakMap<DatabaseConnection, () => void>();
 
-  constructor(pg: PGlite) {
+  constructor(pg: PGlite, lockTimeoutMs?: number) {
     this.#pg = pg;
+    this.#lock = new SessionLock(lockTimeoutMs);
   }
 
   async init(): Promise<void> {}
@@ -124,14 +164,16 @@ export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""
 
 export class PGliteDialect implements Dialect {
   readonly #pg: PGlite;
-  constructor(pg: PGlite) {
+  readonly #lockTimeoutMs: number | undefined;
+  constructor(pg: PGlite, options: { lockTimeoutMs?: number } = {}) {
     this.#pg = pg;
+    this.#lockTimeoutMs = options.lockTimeoutMs;
   }
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.#pg);
+    return new PGliteDriver(this.#pg, this.#lockTimeoutMs);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();
