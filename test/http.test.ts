@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Rampart } from '../src/app.js';
 import { createCapturingLogger, RampartError } from '../src/core/index.js';
-import { defineRoute, enforceRouteDeclarations, registerRoute, type Principal, type RouteDefinition } from '../src/http/index.js';
+import { defineRoute, enforceRouteDeclarations, installProblemHandlers as installProblem, registerRoute, type Principal, type RouteDefinition } from '../src/http/index.js';
 import { bearerAuthenticator, testRampart } from './support/rampart.js';
 
 const TENANT = '01900000-0000-7000-8000-000000000001';
@@ -76,6 +76,35 @@ describe('HTTP edge', () => {
       expect(() => app.route({ method: 'GET', url: '/both', config: { auth: { public: true, action: 'x' } }, handler: async () => 'ok' })).toThrow(/deny by default/);
       expect(() => registerRoute(app, { authenticate: async () => null, authorize: async () => true }, { method: 'GET', url: '/x', auth: {} as never, handler: async () => 1 })).toThrow(/auth must be/);
       app.route({ method: 'GET', url: '/fine', config: { auth: { action: 'read', resource: 'thing' } }, handler: async () => 'ok' });
+      await app.close();
+    });
+
+    it('AZ-5 a mutation of an admin resource must declare justify: true, or it cannot be registered', async () => {
+      const app = Fastify();
+      enforceRouteDeclarations(app);
+      const services = { authenticate: async () => null, authorize: async () => true };
+      expect(() => registerRoute(app, services, { method: 'PUT', url: '/roles/:id', auth: { action: 'update', resource: 'role' }, handler: async () => 1 })).toThrow(/must declare justify: true \(AZ-5\)/);
+      expect(() => registerRoute(app, services, { method: 'PUT', url: '/roles2/:id', auth: { action: 'update', resource: 'role', justify: true }, handler: async () => 1 })).not.toThrow();
+      expect(() => registerRoute(app, services, { method: 'GET', url: '/roles', auth: { action: 'list', resource: 'role' }, handler: async () => 1 })).not.toThrow();
+      expect(() => app.route({ method: 'GET', url: '/odd', config: { auth: { action: 'read', resource: 'x', justify: 'yes' } }, handler: async () => 'ok' })).toThrow(/deny by default/);
+      await app.close();
+    });
+
+    it('AZ-5 the pipeline refuses a justified route without a justification, after authorization and before the handler', async () => {
+      let handled = 0;
+      const app = Fastify();
+      enforceRouteDeclarations(app);
+      const member: Principal = { type: 'user', id: 'm', tenantId: TENANT, roles: ['member'] };
+      registerRoute(app, { authenticate: async () => member, authorize: async ({ principal }) => principal.roles.includes('admin') }, { method: 'POST', url: '/denied', auth: { action: 'update', resource: 'role', justify: true }, handler: async () => ++handled });
+      registerRoute(app, { authenticate: async () => member, authorize: async () => true }, { method: 'POST', url: '/allowed', auth: { action: 'update', resource: 'role', justify: true }, handler: async () => ++handled });
+      installProblem(app);
+      expect((await app.inject({ method: 'POST', url: '/denied', payload: {} })).statusCode).toBe(403);
+      const missing = await app.inject({ method: 'POST', url: '/allowed', payload: { justification: 'short' } });
+      expect(missing.statusCode).toBe(400);
+      expect(missing.json().errors[0].pointer).toBe('/justification');
+      expect(handled).toBe(0);
+      expect((await app.inject({ method: 'POST', url: '/allowed', payload: { justification: 'rotating a leaked credential' } })).statusCode).toBe(200);
+      expect(handled).toBe(1);
       await app.close();
     });
 

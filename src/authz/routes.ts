@@ -57,7 +57,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'PUT',
       url: '/api/v1/authz/matrix/:role/:resource',
-      auth: { action: 'update', resource: 'matrix' },
+      auth: { action: 'update', resource: 'matrix', justify: true },
       summary: 'Set the actions one role holds on one resource (justification required)',
       params: z.strictObject({ role: name, resource: name }),
       body: z.strictObject({ actions: z.array(name).max(64), justification }),
@@ -74,7 +74,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'PUT',
       url: '/api/v1/authz/policies/:id',
-      auth: { action: 'create', resource: 'authz_policy' },
+      auth: { action: 'create', resource: 'authz_policy', justify: true },
       summary: 'Add or replace a Cedar policy (validated against the schema; justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ cedar: z.string().min(1).max(20_000), description: z.string().max(500).optional(), justification }),
@@ -84,7 +84,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/authz/policies/:id',
-      auth: { action: 'delete', resource: 'authz_policy' },
+      auth: { action: 'delete', resource: 'authz_policy', justify: true },
       summary: 'Remove a Cedar policy (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),
@@ -94,7 +94,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'PUT',
       url: '/api/v1/authz/rules/:id',
-      auth: { action: 'update', resource: 'matrix' },
+      auth: { action: 'update', resource: 'matrix', justify: true },
       summary: 'Add or replace an attribute rule (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ rule: z.record(z.string(), z.unknown()), justification }),
@@ -104,7 +104,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/authz/rules/:id',
-      auth: { action: 'update', resource: 'matrix' },
+      auth: { action: 'update', resource: 'matrix', justify: true },
       summary: 'Remove an attribute rule (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),

@@ -7,7 +7,17 @@ import { RampartError, toPointer, type FieldIssue } from '../core/index.js';
  * `{ action, resource }` pair the policy engine decides on, or says out loud that it is public.
  * The server refuses to start with a route that declares neither, however it was registered.
  */
-export type RouteAuth = { action: string; resource: string } | { public: true };
+export type RouteAuth = { action: string; resource: string; justify?: true } | { public: true };
+
+/**
+ * Resources whose mutation is an admin action (control AZ-5): a route that changes one must
+ * declare `justify: true`, and the pipeline then refuses a request without a `justification` of
+ * at least 10 characters before the handler runs. Registration refuses a mutation route on these
+ * resources that does not declare it. Feature modules extend this set with their admin resources.
+ */
+export const ADMIN_RESOURCES = new Set(['tenant', 'role', 'matrix', 'authz_policy', 'member', 'client', 'signing_key', 'payout', 'app_spec']);
+const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+export const MIN_JUSTIFICATION_LENGTH = 10;
 
 /** Who is calling, as established by an Authenticator (identity lands with the identity module). */
 export type Principal = {
@@ -41,7 +51,8 @@ export function isRouteAuth(value: unknown): value is RouteAuth {
   if (!value || typeof value !== 'object') return false;
   const auth = value as Record<string, unknown>;
   if (auth.public === true) return Object.keys(auth).length === 1;
-  return typeof auth.action === 'string' && ACTION.test(auth.action) && typeof auth.resource === 'string' && RESOURCE.test(auth.resource);
+  const known = Object.keys(auth).every((key) => key === 'action' || key === 'resource' || key === 'justify');
+  return known && (auth.justify === undefined || auth.justify === true) && typeof auth.action === 'string' && ACTION.test(auth.action) && typeof auth.resource === 'string' && RESOURCE.test(auth.resource);
 }
 
 export type RouteContext<P, Q, B> = {
@@ -94,6 +105,7 @@ function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part
 async function runPipeline(route: RouteDefinition, services: PipelineServices, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const principal = await authenticate(route, services, request);
   if (principal && !('public' in route.auth)) await authorize(route.auth, services, principal, request);
+  if ('justify' in route.auth && route.auth.justify) requireJustification(request.body);
   const context: RouteContext<unknown, unknown, unknown> = {
     request,
     reply,
@@ -104,6 +116,17 @@ async function runPipeline(route: RouteDefinition, services: PipelineServices, r
     log: request.log,
   };
   return route.handler(context);
+}
+
+/** AZ-5: checked after authorization (no hints to callers who may not act) and before the handler. */
+function requireJustification(body: unknown): void {
+  const justification = body && typeof body === 'object' ? (body as { justification?: unknown }).justification : undefined;
+  if (typeof justification !== 'string' || justification.trim().length < MIN_JUSTIFICATION_LENGTH) {
+    throw new RampartError('validation_failed', {
+      detail: `a justification of at least ${MIN_JUSTIFICATION_LENGTH} characters is required for this change`,
+      issues: [{ in: 'body', pointer: '/justification', message: `at least ${MIN_JUSTIFICATION_LENGTH} characters explaining why` }],
+    });
+  }
 }
 
 async function authenticate(route: RouteDefinition, services: PipelineServices, request: FastifyRequest): Promise<Principal | null> {
@@ -119,6 +142,10 @@ async function authorize(auth: { action: string; resource: string }, services: P
 
 export function registerRoute(app: FastifyInstance, services: PipelineServices, route: RouteDefinition): void {
   if (!isRouteAuth(route.auth)) throw new Error(`route ${String(route.method)} ${route.url}: auth must be { action, resource } or { public: true }`);
+  const methods = Array.isArray(route.method) ? route.method : [route.method];
+  if (!('public' in route.auth) && ADMIN_RESOURCES.has(route.auth.resource) && methods.some((m) => MUTATIONS.has(m)) && !route.auth.justify) {
+    throw new Error(`route ${methods.join(',')} ${route.url} changes the admin resource "${route.auth.resource}" and must declare justify: true (AZ-5)`);
+  }
   app.route({
     method: route.method,
     url: route.url,
