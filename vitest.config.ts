@@ -6,6 +6,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['test/services/**', 'test/browser/**', 'node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup-v8.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

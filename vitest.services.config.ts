@@ -8,6 +8,7 @@ export default defineConfig({
   test: {
     include: ['test/services/**/*.test.ts'],
     globalSetup: ['test/services/global-setup.ts'],
+    setupFiles: ['test/support/setup-v8.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

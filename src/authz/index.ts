@@ -8,7 +8,7 @@ export { decide, decideWithCedar, customPoliciesFor } from './decide.js';
 export { constraintFor, constraintMatches, constraintSql, applyConstraint, type Constraint, type ConstraintTerm, type ConstraintRequest, type ConstraintColumns } from './constraint.js';
 export { matrixCases, negativeMatrixCases, type MatrixCase } from './cases.js';
 export { cedarSchema, actionId, type CedarSchema } from './schema.js';
-export { requestEntities, type CedarCallOptions } from './cedar.js';
+export { requestEntities, guardWasmInlining, type CedarCallOptions } from './cedar.js';
 export type { CustomPolicy } from './custom.js';
 export { policySetInputSchema, attributeRuleSchema, conditionSchema, resourceDefinitionSchema, matrixSchema } from './schemas.js';
 export * from './types.js';
