@@ -42,6 +42,14 @@ const probeRoutes: RouteDefinition[] = [
       throw error;
     },
   }),
+  defineRoute({
+    method: 'GET',
+    url: '/api/v1/probe/throttled',
+    auth: { public: true },
+    handler: async () => {
+      throw new RampartError('rate_limited', { detail: 'too many attempts', extensions: { retry_after_seconds: 41.2 } });
+    },
+  }),
   defineRoute({ method: 'GET', url: '/api/v1/probe/money', auth: { public: true }, handler: async () => ({ amount: 9_007_199_254_740_993n, currency: 'EUR' }) }),
   defineRoute({ method: 'GET', url: '/api/v1/probe/private', auth: { action: 'read', resource: 'probe' }, handler: async ({ principal }) => ({ id: principal?.id }) }),
   defineRoute({ method: 'DELETE', url: '/api/v1/probe/nothing', auth: { action: 'delete', resource: 'probe' }, handler: async () => undefined }),
@@ -203,6 +211,13 @@ describe('HTTP edge', () => {
     it('a unique violation -> 409 without the conflicting value', async () => {
       const body = expectProblem(await inject({ method: 'GET', url: '/api/v1/probe/unique' }), 409, 'conflict');
       expect(JSON.stringify(body)).not.toContain('ann.customer@example.com');
+    });
+
+    it('ID-9 a throttled request is 429 with Retry-After in whole seconds', async () => {
+      const response = await inject({ method: 'GET', url: '/api/v1/probe/throttled' });
+      const body = expectProblem(response, 429, 'rate_limited');
+      expect(response.headers['retry-after']).toBe('42');
+      expect(body.retry_after_seconds).toBe(41.2);
     });
 
     it('bigint money serialises as a decimal string, exactly', async () => {

@@ -55,6 +55,12 @@ export function builtInAlertRules(options: AlertRuleOptions = {}): AlertRule[] {
       summary: (e) => `payout or bank details changed (${e.action}) by ${who(e)}`,
     },
     {
+      id: 'identity-attack',
+      severity: 'high',
+      matches: (e) => /^identity\.attack\./.test(e.action),
+      summary: (e) => `${e.action.slice('identity.attack.'.length).replaceAll('_', ' ')} detected${e.ip ? ` from ${e.ip}` : ''}`,
+    },
+    {
       id: 'signin-failure-spike',
       severity: 'high',
       matches: (e) => e.action === 'identity.signin.failed',

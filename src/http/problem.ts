@@ -78,6 +78,11 @@ export function toRampartError(error: unknown): RampartError {
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: RampartError): FastifyReply {
   const body = toProblem(error, { requestId: request.id, instance: request.url.split('?')[0] });
   if (error.status === 401) reply.header('www-authenticate', 'Bearer');
+  // 429 and 503 may say when to come back (RFC 9110 Retry-After, whole seconds).
+  const retryAfter = error.extensions?.retry_after_seconds;
+  if ((error.status === 429 || error.status === 503) && typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter > 0) {
+    reply.header('retry-after', String(Math.ceil(retryAfter)));
+  }
   return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).header('cache-control', 'no-store').send(body);
 }
 
