@@ -1,6 +1,6 @@
 /**
  * The benchmark cases. Each returns its rows; the runner prints them and writes docs/benchmarks.md.
- * Every case measures its baseline in the same run, on the same machine, right before the subject.
+ * Every case measures its baseline in the same run and process, interleaved with its subjects.
  */
 import Fastify from 'fastify';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -10,15 +10,17 @@ import { z } from 'zod';
 import { createRampart, VERSION } from '../src/app.js';
 import { createLogger, RampartError } from '../src/core/index.js';
 import { createTenant, migrate, migrations, openDatabase, withTenant, type Actor, type Database, type Schema } from '../src/db/index.js';
+// Not part of db's public surface; the calibration reproduces exactly what the embedded driver passes.
+import { pgliteParsers } from '../src/db/pglite-dialect.js';
 import { buildServer, defineRoute, healthRoutes, type RouteDefinition } from '../src/http/index.js';
-import { BENCH_TENANT, createBenchPglite, PGliteWorkerClient, PK_SQL, rlsReadStatements } from './pglite-worker.js';
-import { benchConfig, eluProbe, listen, loadTest, micro, type BenchOptions, type HttpMeasure, type MicroMeasure } from './support.js';
+import { createBenchPglite, PGliteWorkerClient, PK_SQL, rlsReadStatements } from './pglite-worker.js';
+import { benchConfig, eluProbe, fmtElu, fmtInt, fmtMs, listen, loadTestGroup, microGroup, type BenchOptions, type EluProbe, type HttpMeasure, type MicroMeasure } from './support.js';
 
 export type HttpRow = { variant: string; detail: string; group: string; baseline: boolean; measure: HttpMeasure; ratio?: number };
 export type MicroRow = { db: string; variant: string; detail: string; baseline: boolean; measure: MicroMeasure; ratio?: number };
 
 export type CaseResult =
-  | { status: 'done'; kind: 'http'; rows: HttpRow[]; facts: Record<string, string> }
+  | { status: 'done'; kind: 'http'; rows: HttpRow[]; calibration?: MicroRow[]; facts: Record<string, string> }
   | { status: 'done'; kind: 'micro'; rows: MicroRow[]; facts: Record<string, string> }
   | { status: 'skipped'; reason: string };
 
@@ -33,6 +35,7 @@ const say = (line: string) => console.log(line);
 
 export type DbFixture = {
   label: 'PGlite' | 'PostgreSQL';
+  /** Connection URL (with any password: never printed). */
   url: string;
   db: Database;
   tenantId: string;
@@ -44,7 +47,6 @@ export type DbFixture = {
 
 export class Context {
   readonly options: BenchOptions;
-  readonly facts: Record<string, string> = {};
   readonly #fixtures = new Map<string, Promise<DbFixture | string>>();
 
   constructor(options: BenchOptions) {
@@ -87,17 +89,16 @@ async function openPgliteFixture(): Promise<DbFixture> {
   const db = await openDatabase({ url: 'memory://', log: silent });
   await migrate({ db, list: migrations });
   const tenant = await createTenant(db, { slug: 'bench', name: 'Bench Tenant' });
-  const { rows } = await pgVersion(db);
+  const version = await serverVersion(db);
   say(`  [fixture] PGlite ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return { label: 'PGlite', url: 'memory://', db, tenantId: tenant.id, version: rows, close: () => db.close() };
+  return { label: 'PGlite', url: 'memory://', db, tenantId: tenant.id, version: `PGlite (${version})`, close: () => db.close() };
 }
 
-async function pgVersion(db: Database): Promise<{ rows: string }> {
+/** "PostgreSQL 15.20 (Debian ...)" without the compiler details. */
+async function serverVersion(db: Database): Promise<string> {
   const row = await db.owner.selectNoFrom((eb) => eb.fn<string>('version').as('v')).executeTakeFirstOrThrow();
-  return { rows: row.v.split(' on ')[0] ?? row.v };
+  return row.v.split(/ on | \(/)[0] ?? row.v;
 }
-
-const APP_ROLE = 'rampart_app';
 
 async function openPostgresFixture(adminUrl: string): Promise<DbFixture | string> {
   const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3_000 });
@@ -110,18 +111,21 @@ async function openPostgresFixture(adminUrl: string): Promise<DbFixture | string
   const name = `rampart_bench_${Math.random().toString(36).slice(2, 10)}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const roleExisted = (await admin.query('select 1 from pg_roles where rolname = $1', [APP_ROLE])).rowCount! > 0;
   say(`  [fixture] PostgreSQL: create database ${name}, migrate, one tenant ...`);
-  await admin.query(`CREATE DATABASE ${name}`);
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } catch (error) {
+    await admin.end().catch(() => undefined);
+    throw error;
+  }
   let db: Database | undefined;
   let ownerPeer: Kysely<Schema> | undefined;
   const close = async () => {
     await ownerPeer?.destroy();
     await db?.close();
+    // migrate() also ensures the cluster-wide role rampart_app; it stays, as the services tests
+    // leave it (dropping it could pull it from under a concurrent test run).
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    // migrate() creates the cluster-wide app role when it is missing; remove it again if this run
-    // created it and nothing else uses it (DROP ROLE refuses while any database still grants to it).
-    if (!roleExisted) await admin.query(`DROP ROLE IF EXISTS ${APP_ROLE}`).catch(() => say(`  [fixture] left role ${APP_ROLE} in place (still in use)`));
     await admin.end();
     say(`  [fixture] dropped database ${name}`);
   };
@@ -130,8 +134,7 @@ async function openPostgresFixture(adminUrl: string): Promise<DbFixture | string
     await migrate({ db, list: migrations });
     const tenant = await createTenant(db, { slug: 'bench', name: 'Bench Tenant' });
     ownerPeer = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 10, application_name: 'rampart:bench-owner-peer' }) }) });
-    const { rows } = await pgVersion(db);
-    return { label: 'PostgreSQL', url: redact(url.toString()), db, tenantId: tenant.id, ownerPeer, version: rows, close };
+    return { label: 'PostgreSQL', url: url.toString(), db, tenantId: tenant.id, ownerPeer, version: await serverVersion(db), close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;
@@ -152,9 +155,22 @@ function withRatios<R extends { baseline: boolean; ratio?: number }>(rows: R[], 
 
 const httpRatios = (rows: HttpRow[]) => withRatios(rows, (row) => row.group, (row) => row.measure.rps);
 
+type Variant = { url: string; variant: string; detail: string; baseline: boolean; group?: string; helper?: EluProbe };
+
+/** Measures a baseline and its subjects together (interleaved, see loadTestGroup) and reports each. */
+async function measureGroup(name: string, options: BenchOptions, variants: Variant[]): Promise<HttpRow[]> {
+  const measures = await loadTestGroup(variants.map(({ url, helper }) => ({ url, ...(helper ? { helper } : {}) })), options);
+  return variants.map(({ url: _url, helper: _helper, group, ...variant }, index) => {
+    const measure = measures[index]!;
+    report(name, variant.variant, measure);
+    return { ...variant, group: group ?? name, measure };
+  });
+}
+
 function report(name: string, variant: string, measure: HttpMeasure): void {
   const flags = measure.errors || measure.non2xx ? `  (!) errors ${measure.errors}, non-2xx ${measure.non2xx}` : '';
-  say(`  ${name} / ${variant}: ${Math.round(measure.rps).toLocaleString('en-US')} req/s, p50 ${measure.p50} ms, p99 ${measure.p99} ms, ELU ${measure.elu.toFixed(2)}${measure.helperElu === undefined ? '' : `/${measure.helperElu.toFixed(2)}`}${flags}`);
+  const other = measure.otherCpu === undefined ? '' : `, other CPU ${measure.otherCpu.toFixed(2)} cores`;
+  say(`  ${name} / ${variant}: ${fmtInt(measure.rps)} req/s, p50 ${fmtMs(measure.p50)} ms, p99 ${fmtMs(measure.p99)} ms, ELU ${fmtElu(measure)}${other}${flags}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,42 +179,28 @@ function report(name: string, variant: string, measure: HttpMeasure): void {
 const healthz: BenchCase = {
   name: 'healthz',
   title: 'healthz: Rampart /healthz vs bare Fastify',
-  async run({ options }) {
-    const rows: HttpRow[] = [];
+  async run(context) {
+    const { options } = context;
     const bare = Fastify({ logger: false });
     bare.get('/', async () => ({ hello: 'world' }));
-    const bareUrl = await listen(bare);
-    try {
-      const measure = await loadTest(`${bareUrl}/`, options);
-      report('healthz', 'bare Fastify', measure);
-      rows.push({ variant: 'bare Fastify hello world', detail: 'GET / -> {"hello":"world"}', group: 'healthz', baseline: true, measure });
-    } finally {
-      await bare.close();
-    }
-
-    const rampart = await createRampart({ config: benchConfig('memory://'), env: {} });
-    try {
-      const url = await listen(rampart.server.app);
-      const measure = await loadTest(`${url}/healthz`, options);
-      report('healthz', 'Rampart', measure);
-      rows.push({ variant: 'Rampart /healthz', detail: 'createRampart, memory://, log silent', group: 'healthz', baseline: false, measure });
-    } finally {
-      await rampart.close();
-    }
-
+    // A whole Rampart on its own in-memory database, started from a dump of the migrated fixture
+    // (skips initdb and migrations, as the tests do); nothing on /healthz touches it.
+    const template = await (await context.pglite()).db.dumpDataDir!();
+    const rampart = await createRampart({ config: benchConfig('memory://'), env: {}, loadDataDir: template });
     // Not in the brief, but what a deployment runs: log level info (Fastify logs every request
-    // twice), written to /dev/null so only the serialisation cost shows.
+    // twice), written to /dev/null so only the cost of producing the lines shows.
     const infoLog = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
     const logged = await buildServer({ config: benchConfig('memory://'), log: infoLog, routes: healthRoutes({ version: VERSION, checks: [] }) });
     try {
-      const url = await listen(logged.app);
-      const measure = await loadTest(`${url}/healthz`, options);
-      report('healthz', 'Rampart, log info', measure);
-      rows.push({ variant: 'Rampart /healthz, log info', detail: 'buildServer + healthRoutes, pino info -> /dev/null', group: 'healthz', baseline: false, measure });
+      const rows = await measureGroup('healthz', options, [
+        { url: `${await listen(bare)}/`, variant: 'bare Fastify hello world', detail: 'GET / -> {"hello":"world"}', baseline: true },
+        { url: `${await listen(rampart.server.app)}/healthz`, variant: 'Rampart /healthz', detail: 'createRampart, memory://, log silent', baseline: false },
+        { url: `${await listen(logged.app)}/healthz`, variant: 'Rampart /healthz, log info', detail: 'buildServer + healthRoutes, pino info -> /dev/null', baseline: false },
+      ]);
+      return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: {} };
     } finally {
-      await logged.app.close();
+      await Promise.all([bare.close(), rampart.close(), logged.app.close()]);
     }
-    return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: {} };
   },
 };
 
@@ -247,28 +249,19 @@ function tenantReadRoutes(fixture: DbFixture): RouteDefinition[] {
 }
 
 async function tenantRead(fixture: DbFixture, context: Context): Promise<CaseResult> {
-  const name = `tenant-read ${fixture.label}`;
   const server = await buildServer({ config: benchConfig(fixture.url), log: silent, routes: tenantReadRoutes(fixture) });
-  const rows: HttpRow[] = [];
   try {
     const base = `${await listen(server.app)}/bench/tenants/${fixture.tenantId}`;
-    const owner = await loadTest(`${base}/owner`, context.options);
-    report(name, 'owner', owner);
-    const ownerPool = fixture.label === 'PostgreSQL' ? 'owner pool: 3 connections' : 'the one PGlite session';
-    rows.push({ variant: 'db.owner select by id (no RLS)', detail: ownerPool, group: 'read', baseline: true, measure: owner });
-    const rls = await loadTest(`${base}/rls`, context.options);
-    report(name, 'withTenant', rls);
-    const appPool = fixture.label === 'PostgreSQL' ? 'app pool: 10 connections as rampart_app' : 'SET LOCAL ROLE rampart_app';
-    rows.push({ variant: 'withTenant + select by id (RLS)', detail: appPool, group: 'read', baseline: false, measure: rls });
-    if (fixture.ownerPeer) {
-      const peer = await loadTest(`${base}/owner-peer`, context.options);
-      report(name, 'owner, pool 10', peer);
-      rows.push({ variant: 'owner select by id, pool of 10 (reference)', detail: 'same pool size as the app pool', group: 'read', baseline: false, measure: peer });
-    }
+    const postgres = fixture.label === 'PostgreSQL';
+    const rows = await measureGroup(`tenant-read ${fixture.label}`, context.options, [
+      { url: `${base}/owner`, variant: 'db.owner select by id (no RLS)', detail: postgres ? 'owner pool: 3 connections' : 'the one PGlite session', baseline: true },
+      { url: `${base}/rls`, variant: 'withTenant + select by id (RLS)', detail: postgres ? 'app pool: 10 connections as rampart_app' : 'SET LOCAL ROLE rampart_app', baseline: false },
+      ...(fixture.ownerPeer ? [{ url: `${base}/owner-peer`, variant: 'owner select by id, pool of 10 (reference)', detail: 'owner role, same pool size as the app pool', baseline: false }] : []),
+    ]);
+    return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: { database: fixture.version } };
   } finally {
     await server.app.close();
   }
-  return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: { database: fixture.version, connections: '20' } };
 }
 
 const tenantReadPglite: BenchCase = {
@@ -305,9 +298,15 @@ const withTenantOverhead: BenchCase = {
     const n = context.options.iterations;
     for (const fixture of fixtures) {
       const { db, tenantId: id } = fixture;
-      const owner = await micro(() => db.owner.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirstOrThrow(), n);
+      const [owner, rls] = (await microGroup(
+        [
+          () => db.owner.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirstOrThrow(),
+          () => withTenant(db, { tenantId: id, actor }, (trx) => trx.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirstOrThrow()),
+        ],
+        n,
+        context.options.rounds,
+      )) as [MicroMeasure, MicroMeasure];
       rows.push({ db: fixture.label, variant: 'db.owner select by id', detail: '1 statement', baseline: true, measure: owner });
-      const rls = await micro(() => withTenant(db, { tenantId: id, actor }, (trx) => trx.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirstOrThrow()), n);
       const statements = fixture.db.kind === 'embedded' ? '5 statements: begin, set role, set_config, select, commit' : '4 statements: begin, set_config, select, commit';
       rows.push({ db: fixture.label, variant: 'withTenant + select by id', detail: statements, baseline: false, measure: rls });
       say(`  withTenant-overhead / ${fixture.label}: owner ${Math.round(owner.opsPerSec)} ops/s, withTenant ${Math.round(rls.opsPerSec)} ops/s`);
@@ -352,25 +351,43 @@ const pgliteWorker: BenchCase = {
     const server = await buildServer({ config: benchConfig('memory://'), log: silent, routes });
     const helper = eluProbe((since) => worker.eventLoopUtilization(since));
     const rows: HttpRow[] = [];
+    const calibration: MicroRow[] = [];
     try {
+      // Calibration, no HTTP: one PK query at a time, on this thread and through the worker.
+      const n = context.options.iterations;
+      const [direct, dialect, hop] = (await microGroup(
+        [() => main.query(PK_SQL, [42]), () => main.query(PK_SQL, [42], { rowMode: 'object', parsers: pgliteParsers }), () => worker.query(PK_SQL, [42])],
+        n,
+        context.options.rounds,
+      )) as [MicroMeasure, MicroMeasure, MicroMeasure];
+      calibration.push({ db: 'PGlite', variant: 'PK query on the main thread', detail: 'PGlite API, no options', baseline: true, measure: direct });
+      calibration.push({ db: 'PGlite', variant: 'PK query on the main thread, per-query parsers', detail: "options as PGliteDialect passes them ({ rowMode, parsers })", baseline: false, measure: dialect });
+      calibration.push({ db: 'PGlite', variant: 'PK query through the worker', detail: 'postMessage both ways, sequential', baseline: false, measure: hop });
+      say(`  pglite-worker / sequential PK query: main thread ${fmtInt(direct.opsPerSec)} ops/s (${fmtInt(dialect.opsPerSec)} with per-query parsers), through the worker ${fmtInt(hop.opsPerSec)} ops/s`);
+
       const base = await listen(server.app);
-      const runs: Array<[string, string, string, string, boolean]> = [
-        ['/pk/main/42', 'pk', 'PK read, PGlite on the main thread', '1 statement, same thread as HTTP', true],
-        ['/pk/worker/42', 'pk', 'PK read, PGlite in a worker', '1 message round trip per request', false],
-        ['/rls/main/42', 'rls', 'RLS read tx, PGlite on the main thread', 'begin, set role, set_config, select, commit', true],
-        ['/rls/worker-statement/42', 'rls', 'RLS read tx, worker, 1 message per statement', '5 round trips (a Kysely driver over the worker would do this)', false],
-        ['/rls/worker-tx/42', 'rls', 'RLS read tx, worker, whole tx in 1 message', '1 round trip; the worker runs the transaction', false],
-      ];
-      for (const [path, group, variant, detail, baseline] of runs) {
-        const measure = await loadTest(`${base}${path}`, context.options, baseline ? undefined : helper);
-        report('pglite-worker', variant, measure);
-        rows.push({ variant, detail, group, baseline, measure });
-      }
+      rows.push(
+        ...(await measureGroup('pglite-worker', context.options, [
+          { url: `${base}/pk/main/42`, group: 'pk', variant: 'PK read, PGlite on the main thread', detail: '1 statement, same thread as HTTP', baseline: true },
+          { url: `${base}/pk/worker/42`, group: 'pk', variant: 'PK read, PGlite in a worker', detail: '1 message round trip per request', baseline: false, helper },
+        ])),
+        ...(await measureGroup('pglite-worker', context.options, [
+          { url: `${base}/rls/main/42`, group: 'rls', variant: 'RLS read tx, PGlite on the main thread', detail: 'begin, set role, set_config, select, commit', baseline: true },
+          { url: `${base}/rls/worker-statement/42`, group: 'rls', variant: 'RLS read tx, worker, 1 message per statement', detail: '5 round trips (what a Kysely driver over the worker would do)', baseline: false, helper },
+          { url: `${base}/rls/worker-tx/42`, group: 'rls', variant: 'RLS read tx, worker, whole tx in 1 message', detail: '1 round trip; the worker runs the transaction', baseline: false, helper },
+        ])),
+      );
     } finally {
       await server.app.close();
       await Promise.all([main.close(), worker.close()]);
     }
-    return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: { tenant: BENCH_TENANT } };
+    return {
+      status: 'done',
+      kind: 'http',
+      rows: httpRatios(rows),
+      calibration: withRatios(calibration, (row) => row.db, (row) => row.measure.opsPerSec),
+      facts: {},
+    };
   },
 };
 
