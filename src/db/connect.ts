@@ -5,7 +5,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { redactUrl, type Logger, type SecretsProvider } from '../core/index.js';
-import { PGliteDialect, SCRIPT_MARKER } from './pglite-dialect.js';
+import { PGliteDialect, pgliteParsers, SCRIPT_MARKER } from './pglite-dialect.js';
 import type { Schema } from './schema.js';
 
 export const APP_ROLE = 'rampart_app';
@@ -63,6 +63,7 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
     ...(dataDir ? { dataDir } : {}),
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
     extensions: { vector },
+    parsers: pgliteParsers,
   });
   await pglite.exec('CREATE EXTENSION IF NOT EXISTS vector');
   // One Kysely over the one session: owner and app must share the driver's connection lock.
