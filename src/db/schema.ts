@@ -135,7 +135,68 @@ export type AuthzSnapshotsTable = {
   digest: string;
 };
 
+export type UserStatus = 'active' | 'disabled';
+export type UsersTable = {
+  tenant_id: string;
+  id: string;
+  email: string;
+  display_name: string;
+  department: string | null;
+  region: string | null;
+  status: Generated<UserStatus>;
+  password_hash: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+};
+export type UserRolesTable = { tenant_id: string; user_id: string; role: string; created_at: Generated<Date> };
+export type InvitationsTable = {
+  tenant_id: string;
+  id: string;
+  email: string;
+  role: string;
+  token_hash: string;
+  expires_at: Date;
+  used_at: Date | null;
+  used_by: string | null;
+  invited_by: string;
+  created_at: Timestamp;
+};
+export type SessionStage = 'ok' | 'mfa_enrollment_required' | 'mfa_required' | 'passkey_required';
+export type SessionsTable = {
+  tenant_id: string;
+  id: string;
+  user_id: string;
+  token_hash: string;
+  stage: SessionStage;
+  created_at: Date;
+  last_seen_at: Date;
+  idle_expires_at: Date;
+  absolute_expires_at: Date;
+  auth_time: Date;
+  amr: ColumnType<string[], string[], string[]>;
+  acr: string;
+  ip: string | null;
+  user_agent: string | null;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+};
+export type TotpCredentialsTable = {
+  tenant_id: string;
+  user_id: string;
+  secret_ciphertext: string;
+  last_used_step: number | null;
+  confirmed_at: Date | null;
+  created_at: Timestamp;
+};
+export type RecoveryCodesTable = { tenant_id: string; id: string; user_id: string; code_hash: string; used_at: Date | null; created_at: Timestamp };
+
 export type Schema = {
+  users: UsersTable;
+  user_roles: UserRolesTable;
+  invitations: InvitationsTable;
+  sessions: SessionsTable;
+  totp_credentials: TotpCredentialsTable;
+  recovery_codes: RecoveryCodesTable;
   authz_roles: AuthzRolesTable;
   authz_changes: AuthzChangesTable;
   authz_grants: AuthzGrantsTable;

@@ -2,6 +2,7 @@ import type { Migration } from '../migrate.js';
 import { coreMigration } from './0001_core.js';
 import { auditMigration } from './0002_audit.js';
 import { authzMigration } from './0003_authz.js';
+import { identityMigration } from './0004_identity.js';
 
 /** Every migration, in version order. Modules append theirs as they land. */
-export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration];
+export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration];

@@ -1,0 +1,19 @@
+import type { AuditLog } from '../../audit/index.js';
+import type { Clock, KekRing } from '../../core/index.js';
+import type { Database } from '../../db/index.js';
+import type { Argon2Params, Pepper } from '../credentials/index.js';
+
+/** What account operations need, built once by the composition root and passed in. */
+export type AccountDeps = {
+  db: Database;
+  audit: AuditLog;
+  /** Master key ring: TOTP secrets are sealed under the tenant's data key (DA-2). */
+  ring: KekRing;
+  /** Server-side pepper (>= 32 bytes) for recovery code HMACs. */
+  recoveryPepper: Pepper;
+  clock?: Clock;
+  /** Defaults to DEFAULT_ARGON2_PARAMS; tests may pass the OWASP floor to run faster. */
+  passwordParams?: Argon2Params;
+  /** Issuer shown in authenticator apps. */
+  totpIssuer?: string;
+};

@@ -1,0 +1,14 @@
+/**
+ * Accounts of the identity module: per-tenant users, roles, invitations, the password step of a
+ * sign-in and the second factors (controls ID-4, ID-5, ID-9). Routes are wired by the lead.
+ */
+export { type AccountDeps } from './deps.js';
+export { normalizeEmail, accountFingerprint, toPublicUser, type PublicUser, type UserRow } from './store.js';
+export { createInvitation, INVITATION_TTL_SECONDS, type InvitationView } from './operations/create-invitation.js';
+export { acceptInvitation } from './operations/accept-invitation.js';
+export { passwordSignIn, type PasswordSignInInput, type PasswordSignInResult } from './operations/password-sign-in.js';
+export { beginTotpEnrollment, TOTP_SECRET_CONTEXT } from './operations/begin-totp-enrollment.js';
+export { confirmTotpEnrollment } from './operations/confirm-totp-enrollment.js';
+export { verifyTotpForSession } from './operations/verify-totp-for-session.js';
+export { useRecoveryCode } from './operations/use-recovery-code.js';
+export type { FactorResult } from './operations/second-factor.js';

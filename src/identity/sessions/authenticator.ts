@@ -1,0 +1,29 @@
+import type { FastifyRequest } from 'fastify';
+import { systemClock, type Clock } from '../../core/index.js';
+import type { Database } from '../../db/index.js';
+import type { Authenticator, Principal } from '../../http/index.js';
+import { readSessionCookie } from './cookie.js';
+import { validateSession } from './operations/validate-session.js';
+
+/**
+ * The request pipeline's Authenticator for browser sessions. Reads only the `__Host-` session
+ * cookie: `Authorization: Bearer` is deliberately ignored here (bearer tokens will be OIDC access
+ * tokens, verified by their own authenticator). The tenant comes from the session row, found
+ * under RLS in the tenant named by the token. A pending (MFA-incomplete) session authenticates
+ * nothing (ID-4): the login UI reads it with `validateSession(..., { allowPending: true })`.
+ */
+export function sessionAuthenticator({ db, clock = systemClock }: { db: Database; clock?: Clock }): Authenticator {
+  return async (request: FastifyRequest): Promise<Principal | null> => {
+    const token = readSessionCookie(request.headers.cookie);
+    if (!token) return null;
+    const valid = await validateSession({ db, clock }, token);
+    if (!valid) return null;
+    return {
+      type: 'user',
+      id: valid.user.id,
+      tenantId: valid.session.tenant_id,
+      roles: valid.user.roles,
+      attributes: { department: valid.user.department, region: valid.user.region },
+    };
+  };
+}

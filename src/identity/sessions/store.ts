@@ -1,0 +1,38 @@
+import { isIP } from 'node:net';
+import type { Selectable } from 'kysely';
+import type { Schema, TenantTransaction } from '../../db/index.js';
+
+/** SQL for sessions, always inside the caller's tenant transaction (RLS scopes every statement). */
+
+export type SessionRow = Selectable<Schema['sessions']>;
+/** A session as it may leave the module: never the token hash. */
+export type SessionView = Omit<SessionRow, 'token_hash'>;
+
+export const toView = ({ token_hash: _hidden, ...rest }: SessionRow): SessionView => rest;
+
+export const safeIp = (ip: string | undefined): string | null => (ip && isIP(ip) ? ip : null);
+
+export const findSessionByHash = (trx: TenantTransaction, tokenHash: string) =>
+  trx.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+
+export const findSessionById = (trx: TenantTransaction, id: string) => trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+
+/** What the authenticator needs about the user behind a session. */
+export async function loadSessionUser(trx: TenantTransaction, userId: string) {
+  const user = await trx.selectFrom('users').select(['id', 'status', 'department', 'region']).where('id', '=', userId).executeTakeFirst();
+  if (!user) return undefined;
+  const roles = await trx.selectFrom('user_roles').select('role').where('user_id', '=', userId).orderBy('role').execute();
+  return { ...user, roles: roles.map((r) => r.role) };
+}
+
+export const activeSessions = (trx: TenantTransaction, userId: string, now: Date) =>
+  trx
+    .selectFrom('sessions')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('idle_expires_at', '>', now)
+    .where('absolute_expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .execute();
+export type SessionStage = SessionRow['stage'];
