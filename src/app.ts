@@ -1,14 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
+import { hkdfSync } from 'node:crypto';
 import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type Authz } from './authz/index.js';
+import { identityRoutes } from './identity/routes.js';
+import { createChallenger, createReplayStore, createThrottle, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
 import {
   chainSecretsProviders,
   ConfigError,
   createKeyCache,
   createLogger,
+  developmentSecret,
+  RampartError,
   envSecretsProvider,
   fileSecretsProvider,
   loadMasterKeyRing,
@@ -20,7 +26,7 @@ import {
   type RampartConfig,
   type SecretsProvider,
 } from './core/index.js';
-import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, type Database, type JobQueue, type Migration, type Tenant } from './db/index.js';
+import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, unsafeAsSystem, type Database, type JobQueue, type Migration, type Tenant } from './db/index.js';
 import { buildServer, healthRoutes, openApiRoute, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
 
 /**
@@ -41,6 +47,7 @@ export type Rampart = {
   redis: Redis | undefined;
   audit: AuditLog & { signer: CheckpointSigner; sinks: Sink[]; alertSinks: Sink[] };
   authz: Authz;
+  identity: { accounts: AccountDeps; throttle: Throttle; challenger: Challenger };
   /** Creates a tenant with its built-in roles, default matrix and creation audit event, atomically. */
   createTenant(input: { slug: string; name: string }): Promise<Tenant>;
   server: Server;
@@ -65,6 +72,10 @@ export function secretsProviderFor(config: RampartConfig, env: NodeJS.ProcessEnv
   const files = fileSecretsProvider({ dir: config.secrets.dir ?? join(config.dataDir, 'secrets') });
   // Environment secrets are a development convenience; production refuses them (productionProblems).
   return config.env === 'production' ? files : chainSecretsProviders([files, envSecretsProvider({ env })]);
+}
+
+function missingSecret(name: string): never {
+  throw new RampartError('bad_request', { detail: `no ${name} in the secrets provider; production needs it mounted` });
 }
 
 export const DEMO_TENANT = { slug: 'demo', name: 'Demo Company' } as const;
@@ -92,6 +103,12 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     ...(embeddedOnDisk ? { devFile: join(config.dataDir, 'secrets', 'audit_signing_key') } : {}),
     log,
   });
+  // Recovery-code HMACs, throttle keys and the ALTCHA key derive from one identity secret.
+  const identityPepper =
+    (await secrets.get('identity_pepper')) ??
+    (isProduction
+      ? missingSecret('identity_pepper')
+      : await developmentSecret({ file: embeddedOnDisk ? join(config.dataDir, 'secrets', 'identity_pepper') : undefined, name: 'identity pepper', generate: () => randomBytes(32).toString('base64'), log }));
   const auditSinks = await Promise.all(config.audit.sinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
   const alertSinks = await Promise.all(config.audit.alertSinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
 
@@ -132,6 +149,20 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       const drifted = reports.filter((r) => r.drifted).length;
       if (drifted) log.warn({ tenants: drifted }, 'permission drift found');
     });
+    const derived = (info: string) => Buffer.from(hkdfSync('sha256', identityPepper.reveal(), 'rampart', info, 32));
+    const throttleStore = redis ? ({ kind: 'redis', client: redis } as const) : ({ kind: 'memory' } as const);
+    const throttle = createThrottle({
+      store: throttleStore,
+      keySecret: derived('throttle-keys'),
+      // ID-9: detections are audit events in the system chain, which the identity-attack rule turns into alerts.
+      onDetection: (detection) =>
+        unsafeAsSystem(db, { reason: 'attack detections span tenants', log }, (trx) =>
+          audit.record(trx, { tenantId: null, actor: { type: 'system', id: 'throttle' }, action: `identity.attack.${detection.kind}`, target: { type: 'account', id: detection.accountKey }, diff: { count: { after: detection.count }, window_seconds: { after: detection.windowSeconds } }, context: { ip: detection.ip } }),
+        ).then(() => undefined),
+    });
+    const challenger = createChallenger({ hmacKey: derived('altcha').toString('hex'), replayStore: createReplayStore(throttleStore) });
+    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart' };
+    const identity = { accounts, throttle, challenger };
     const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
@@ -158,6 +189,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       }),
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
+      ...identityRoutes(identity),
       ...auditRoutes({ db, verifier: verifierFor(signer.publicKey) }),
       ...(options.routes ?? []),
     ];
@@ -165,7 +197,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
-      ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+      authenticate: options.authenticate ?? sessionAuthenticator({ db }),
       authorize: options.authorize ?? policyAuthorizer(authz),
       routes: [...routes, openApiRoute({ routes, version: VERSION })],
     });
@@ -179,7 +211,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         await db.close();
       })());
 
-    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, createTenant: newTenant, server, close };
+    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, identity, createTenant: newTenant, server, close };
   } catch (error) {
     await closeEarly();
     throw error;

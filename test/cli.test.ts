@@ -62,6 +62,7 @@ function mountProductionSecrets(dir: string): string {
   const files = {
     master_key: `${randomBytes(32).toString('base64')}\n`,
     audit_signing_key: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    identity_pepper: `${randomBytes(32).toString('base64')}\n`,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
   return dir;

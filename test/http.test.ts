@@ -56,7 +56,19 @@ const probeRoutes: RouteDefinition[] = [
 ];
 
 /** Public routes, reviewed one by one. A new public route fails the walk until it is added here. */
-const REVIEWED_PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
+/** Sign-in steps are public by nature: each checks its own credential (password, pending session cookie, invitation token). */
+const IDENTITY_PUBLIC = [
+  'GET /api/v1/identity/challenge',
+  'HEAD /api/v1/identity/challenge',
+  'POST /api/v1/identity/:tenant/sign-in',
+  'POST /api/v1/identity/:tenant/invitations/accept',
+  'POST /api/v1/identity/totp/enroll',
+  'POST /api/v1/identity/totp/confirm',
+  'POST /api/v1/identity/totp/verify',
+  'POST /api/v1/identity/recovery',
+  'POST /api/v1/identity/sign-out',
+];
+const REVIEWED_PUBLIC = new Set([...IDENTITY_PUBLIC, 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
 
 describe('HTTP edge', () => {
   let rampart: Rampart;

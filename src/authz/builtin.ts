@@ -9,6 +9,9 @@ import type { Matrix, ResourceDefinition } from './types.js';
 export const BUILTIN_RESOURCES: ResourceDefinition[] = [
   { name: 'tenant', actions: ['read', 'update'] },
   { name: 'role', actions: ['list', 'read', 'create', 'update', 'delete'] },
+  { name: 'member', actions: ['list', 'read', 'invite', 'update', 'disable'] },
+  /** A user's own sessions ("sign out everywhere"); every role holds it. */
+  { name: 'session', actions: ['list', 'revoke'] },
   { name: 'matrix', actions: ['read', 'update'] },
   { name: 'authz_policy', actions: ['list', 'read', 'create', 'delete'] },
   { name: 'drift', actions: ['read', 'run'] },
@@ -32,10 +35,14 @@ export const BUILTIN_ROLES: RoleDefinition[] = [
 
 const everything = Object.fromEntries(BUILTIN_RESOURCES.map((resource) => [resource.name, [...resource.actions]]));
 
+const ownSessions = { session: ['list', 'revoke'] };
+
 export const DEFAULT_MATRIX: Matrix = {
   owner: everything,
   admin: everything,
   auditor: {
+    ...ownSessions,
+    member: ['list', 'read'],
     tenant: ['read'],
     role: ['list', 'read'],
     matrix: ['read'],
@@ -45,8 +52,8 @@ export const DEFAULT_MATRIX: Matrix = {
     alert: ['list', 'read'],
     job: ['list', 'read'],
   },
-  dpo: { tenant: ['read'], audit_event: ['list', 'read'] },
-  finance: { tenant: ['read'] },
-  member: { tenant: ['read'] },
-  viewer: { tenant: ['read'] },
+  dpo: { ...ownSessions, tenant: ['read'], audit_event: ['list', 'read'] },
+  finance: { ...ownSessions, tenant: ['read'] },
+  member: { ...ownSessions, tenant: ['read'] },
+  viewer: { ...ownSessions, tenant: ['read'] },
 };

@@ -77,6 +77,7 @@ describe.skipIf(missing.length > 0)('a whole Rampart on PostgreSQL and Redis', (
     const secretsDir = await mkdtemp(join(tmpdir(), 'rampart-secrets-'));
     await writeFile(join(secretsDir, 'master_key'), randomBytes(32).toString('base64'));
     await writeFile(join(secretsDir, 'audit_signing_key'), generateSigningKeyPem());
+    await writeFile(join(secretsDir, 'identity_pepper'), randomBytes(32).toString('base64'));
     try {
       const config = testConfig({ env: 'production', database: { url: scratch.url }, secrets: { dir: secretsDir } });
       await expect(createRampart({ config, env: {} })).rejects.toThrow(/\d+ pending migration\(s\) \(1(, \d+)*\); production does not migrate at start/);

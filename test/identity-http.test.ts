@@ -1,0 +1,155 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { solveChallenge } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rampart } from '../src/app.js';
+import { createInvitation, totpCodeAt, totpStep } from '../src/identity/index.js';
+import type { Tenant } from '../src/db/index.js';
+import { testRampart } from './support/rampart.js';
+
+/**
+ * The identity JSON API end to end over HTTP, with the real session authenticator: invitation ->
+ * password -> forced TOTP enrollment -> full session -> data -> sign out everywhere; recovery code;
+ * throttling. Controls ID-4, ID-6, ID-9.
+ */
+
+const PASSWORD = 'violet-harbour-lantern-88';
+let rampart: Rampart;
+let acme: Tenant;
+
+const call = (options: InjectOptions) => rampart.server.app.inject(options);
+const cookieOf = (response: LightMyRequestResponse) => {
+  const header = response.headers['set-cookie'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return { raw: value ?? '', pair: (value ?? '').split(';')[0]! };
+};
+
+async function invite(email: string, role = 'member') {
+  const { token } = await createInvitation(rampart.identity.accounts, { tenantId: acme.id, actor: { type: 'system', id: 'test' }, email, role, justification: 'onboarding a new colleague' });
+  return token;
+}
+
+beforeAll(async () => {
+  rampart = await testRampart({ authenticate: undefined });
+  acme = await rampart.createTenant({ slug: 'acme', name: 'Acme' });
+});
+afterAll(() => rampart.close());
+
+describe('identity over HTTP', () => {
+  let secret = '';
+  let recoveryCodes: string[] = [];
+
+  it('a weak or common password is refused when accepting an invitation, naming the field', async () => {
+    const token = await invite('weak@acme.test');
+    const response = await call({ method: 'POST', url: '/api/v1/identity/acme/invitations/accept', payload: { token, password: 'password1234', displayName: 'Weak' } });
+    expect(response.statusCode).toBe(400);
+    expect(JSON.stringify(response.json())).toMatch(/password/);
+    expect(response.body).not.toContain('password1234');
+  });
+
+  it('ID-4 ID-6 invitation -> password -> forced TOTP enrollment -> a full session reaches data', async () => {
+    const token = await invite('mia@acme.test');
+    const accepted = await call({ method: 'POST', url: '/api/v1/identity/acme/invitations/accept', payload: { token, password: PASSWORD, displayName: 'Mia' } });
+    expect(accepted.statusCode).toBe(201);
+    const again = await call({ method: 'POST', url: '/api/v1/identity/acme/invitations/accept', payload: { token, password: PASSWORD, displayName: 'Mia' } });
+    expect(again.statusCode).toBeGreaterThanOrEqual(400);
+
+    const signIn = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'MIA@acme.test', password: PASSWORD } });
+    expect(signIn.statusCode).toBe(200);
+    expect(signIn.json().stage).toBe('mfa_enrollment_required');
+    const pending = cookieOf(signIn);
+    expect(pending.raw).toMatch(/^__Host-rampart_session=[^;]+; Max-Age=\d+; /);
+    for (const attribute of ['HttpOnly', 'Secure', 'SameSite=Strict', 'Path=/']) expect(pending.raw).toContain(attribute);
+    expect(pending.raw).not.toMatch(/Domain=/i);
+
+    // A password alone reaches no data (ID-4).
+    expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: pending.pair } })).statusCode).toBe(401);
+
+    const enroll = await call({ method: 'POST', url: '/api/v1/identity/totp/enroll', headers: { cookie: pending.pair } });
+    expect(enroll.statusCode).toBe(200);
+    secret = enroll.json().secret;
+    expect(enroll.json().otpauthUri).toMatch(/^otpauth:\/\/totp\//);
+    const confirm = await call({ method: 'POST', url: '/api/v1/identity/totp/confirm', headers: { cookie: pending.pair }, payload: { code: totpCodeAt({ secret, step: totpStep(new Date()) }) } });
+    expect(confirm.statusCode).toBe(200);
+    expect(confirm.json().stage).toBe('ok');
+    recoveryCodes = confirm.json().recoveryCodes;
+    expect(recoveryCodes).toHaveLength(10);
+    const full = cookieOf(confirm);
+    expect(full.pair).not.toBe(pending.pair); // new token after MFA: no session fixation
+
+    const tenant = await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: full.pair } });
+    expect(tenant.statusCode).toBe(200);
+    expect(tenant.json().slug).toBe('acme');
+    expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: pending.pair } })).statusCode).toBe(401);
+
+    const sessions = await call({ method: 'GET', url: '/api/v1/me/sessions', headers: { cookie: full.pair } });
+    expect(sessions.statusCode).toBe(200);
+    expect(JSON.stringify(sessions.json())).not.toMatch(/token_hash/);
+
+    const everywhere = await call({ method: 'POST', url: '/api/v1/me/sessions/revoke-all', headers: { cookie: full.pair } });
+    expect(everywhere.statusCode).toBe(200);
+    expect(cookieOf(everywhere).raw).toMatch(/Max-Age=0/);
+    expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: full.pair } })).statusCode).toBe(401);
+  });
+
+  it('ID-4 a one-time recovery code completes a sign-in once', async () => {
+    const signIn = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'mia@acme.test', password: PASSWORD } });
+    expect(signIn.json().stage).toBe('mfa_required');
+    const recovered = await call({ method: 'POST', url: '/api/v1/identity/recovery', headers: { cookie: cookieOf(signIn).pair }, payload: { code: recoveryCodes[0] } });
+    expect(recovered.statusCode).toBe(200);
+    expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: cookieOf(recovered).pair } })).statusCode).toBe(200);
+    const second = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'mia@acme.test', password: PASSWORD } });
+    const reused = await call({ method: 'POST', url: '/api/v1/identity/recovery', headers: { cookie: cookieOf(second).pair }, payload: { code: recoveryCodes[0] } });
+    expect(reused.statusCode).toBeGreaterThanOrEqual(400);
+  });
+
+  it('an unknown account and a wrong password get the same answer', async () => {
+    const unknown = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'nobody@acme.test', password: PASSWORD } });
+    const wrong = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'mia@acme.test', password: 'not-the-password-at-all' } });
+    expect(unknown.statusCode).toBe(401);
+    expect(wrong.statusCode).toBe(401);
+    expect(unknown.json().detail).toBe(wrong.json().detail);
+    const noTenant = await call({ method: 'POST', url: '/api/v1/identity/no-such-tenant/sign-in', payload: { email: 'mia@acme.test', password: PASSWORD } });
+    expect(noTenant.statusCode).toBe(404);
+  });
+
+  it('ID-9 ID-10 repeated failures need the proof-of-work challenge, then hit 429 with Retry-After; the limit is checked before the password', async () => {
+    const token = await invite('target@acme.test');
+    await call({ method: 'POST', url: '/api/v1/identity/acme/invitations/accept', payload: { token, password: PASSWORD, displayName: 'Target' } });
+    const attempt = (password: string, altcha?: string) =>
+      call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', remoteAddress: '198.51.100.23', payload: { email: 'target@acme.test', password, ...(altcha ? { altcha } : {}) } });
+    const solved = async () => {
+      const challenge = (await call({ method: 'GET', url: '/api/v1/identity/challenge' })).json();
+      const solution = await solveChallenge({ challenge, deriveKey, timeout: 60_000 });
+      return Buffer.from(JSON.stringify({ challenge, solution })).toString('base64');
+    };
+    const early: number[] = [];
+    for (let i = 0; i < 3; i += 1) early.push((await attempt(`wrong-guess-number-${i}`)).statusCode);
+    expect(early).toEqual([401, 401, 401]);
+    // Traffic now looks automated: without a solved challenge the attempt is refused cheaply.
+    const challenged = await attempt('wrong-guess-number-3');
+    expect(challenged.statusCode).toBe(403);
+    expect(challenged.json()).toMatchObject({ challenge_required: true, challenge: 'altcha' });
+    // With solved challenges the attempts count again, until the IP+account limit trips.
+    const statuses: number[] = [];
+    let limited: LightMyRequestResponse | undefined;
+    for (let i = 4; i < 8 && !limited; i += 1) {
+      const response = await attempt(`wrong-guess-number-${i}`, await solved());
+      statuses.push(response.statusCode);
+      if (response.statusCode === 429) limited = response;
+    }
+    expect(statuses.slice(0, -1).every((s) => s === 401)).toBe(true);
+    expect(limited?.statusCode).toBe(429);
+    expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
+    // Even the right password is refused while throttled: the limit is checked first.
+    const right = await attempt(PASSWORD, await solved());
+    expect(right.statusCode).toBe(429);
+  }, 120_000);
+
+  it('DA-4 no password, code or token reaches the audit log', async () => {
+    const events = await rampart.db.owner.selectFrom('audit_events').selectAll().where('chain', '=', acme.id).execute();
+    const text = JSON.stringify(events, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['identity.signin.succeeded', 'identity.signin.failed', 'identity.mfa.totp.enrolled']));
+    for (const leaked of [PASSWORD, secret, ...recoveryCodes.slice(0, 2)]) expect(text).not.toContain(leaked);
+  });
+});
