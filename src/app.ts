@@ -74,6 +74,16 @@ export function secretsProviderFor(config: RampartConfig, env: NodeJS.ProcessEnv
   return config.env === 'production' ? files : chainSecretsProviders([files, envSecretsProvider({ env })]);
 }
 
+/** The WebAuthn relying party: the public URL's host and origin, else localhost on the listening port. */
+export function relyingPartyFor(config: RampartConfig): { rpId: string; rpName: string; origins: string[] } {
+  if (config.http.publicUrl) {
+    const url = new URL(config.http.publicUrl);
+    return { rpId: url.hostname, rpName: 'Rampart', origins: [url.origin] };
+  }
+  const scheme = config.http.tls.certFile ? 'https' : 'http';
+  return { rpId: 'localhost', rpName: 'Rampart', origins: [`${scheme}://localhost:${config.http.port}`, `${scheme}://127.0.0.1:${config.http.port}`] };
+}
+
 function missingSecret(name: string): never {
   throw new RampartError('bad_request', { detail: `no ${name} in the secrets provider; production needs it mounted` });
 }
@@ -161,7 +171,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         ).then(() => undefined),
     });
     const challenger = createChallenger({ hmacKey: derived('altcha').toString('hex'), replayStore: createReplayStore(throttleStore) });
-    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart' };
+    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config) };
     const identity = { accounts, throttle, challenger };
     const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
 

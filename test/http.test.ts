@@ -66,6 +66,10 @@ const IDENTITY_PUBLIC = [
   'POST /api/v1/identity/totp/confirm',
   'POST /api/v1/identity/totp/verify',
   'POST /api/v1/identity/recovery',
+  'POST /api/v1/identity/passkeys/register/options',
+  'POST /api/v1/identity/passkeys/register/verify',
+  'POST /api/v1/identity/passkeys/authenticate/options',
+  'POST /api/v1/identity/passkeys/authenticate/verify',
   'POST /api/v1/identity/sign-out',
 ];
 const REVIEWED_PUBLIC = new Set([...IDENTITY_PUBLIC, 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);

@@ -103,6 +103,52 @@ describe('identity over HTTP', () => {
     expect(reused.statusCode).toBeGreaterThanOrEqual(400);
   });
 
+  it('ID-5 an admin who enrolls only TOTP stays passkey_required and reaches no data; adding a passkey needs that TOTP first', async () => {
+    const token = await invite('root@acme.test', 'admin');
+    expect((await call({ method: 'POST', url: '/api/v1/identity/acme/invitations/accept', payload: { token, password: PASSWORD, displayName: 'Root' } })).statusCode).toBe(201);
+    const signIn = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'root@acme.test', password: PASSWORD } });
+    expect(signIn.json().stage).toBe('passkey_required');
+    const pending = cookieOf(signIn).pair;
+    const enroll = await call({ method: 'POST', url: '/api/v1/identity/totp/enroll', headers: { cookie: pending } });
+    const rootSecret: string = enroll.json().secret;
+    const step = totpStep(new Date());
+    const confirm = await call({ method: 'POST', url: '/api/v1/identity/totp/confirm', headers: { cookie: pending }, payload: { code: totpCodeAt({ secret: rootSecret, step }) } });
+    expect(confirm.statusCode).toBe(200);
+    expect(confirm.json().stage).toBe('passkey_required');
+    const afterTotp = cookieOf(confirm).pair;
+    expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: afterTotp } })).statusCode).toBe(401);
+    const noPasskey = await call({ method: 'POST', url: '/api/v1/identity/passkeys/authenticate/options', headers: { cookie: afterTotp } });
+    expect(noPasskey.statusCode).toBe(403);
+
+    // A new sign-in with the password alone cannot add a passkey: the TOTP factor comes first (supabase/auth#1615).
+    const second = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'root@acme.test', password: PASSWORD } });
+    expect(second.json().stage).toBe('passkey_required');
+    const passwordOnly = cookieOf(second).pair;
+    const refused = await call({ method: 'POST', url: '/api/v1/identity/passkeys/register/options', headers: { cookie: passwordOnly } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().reason).toBe('mfa_required');
+    expect((await call({ method: 'POST', url: '/api/v1/identity/totp/enroll', headers: { cookie: passwordOnly } })).statusCode).toBe(403);
+    const verified = await call({ method: 'POST', url: '/api/v1/identity/totp/verify', headers: { cookie: passwordOnly }, payload: { code: totpCodeAt({ secret: rootSecret, step: step + 1 }) } });
+    expect(verified.statusCode).toBe(200);
+    expect(verified.json().stage).toBe('passkey_required');
+    const mfaDone = cookieOf(verified).pair;
+    expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: mfaDone } })).statusCode).toBe(401);
+
+    const options = await call({ method: 'POST', url: '/api/v1/identity/passkeys/register/options', headers: { cookie: mfaDone } });
+    expect(options.statusCode).toBe(200);
+    expect(options.json()).toMatchObject({ rp: { id: 'localhost' }, authenticatorSelection: { residentKey: 'required', userVerification: 'required' } });
+    // Malformed responses are 400 at the schema; a well-formed forgery is 400 from the verifier and burns the challenge.
+    const garbage = await call({ method: 'POST', url: '/api/v1/identity/passkeys/register/verify', headers: { cookie: mfaDone }, payload: { response: { id: 'not base64url!', type: 'x' } } });
+    expect(garbage.statusCode).toBe(400);
+    const forged = { id: 'AAAAAAAAAAAAAAAAAAAAAA', rawId: 'AAAAAAAAAAAAAAAAAAAAAA', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'e30', attestationObject: 'oA' } };
+    const bad = await call({ method: 'POST', url: '/api/v1/identity/passkeys/register/verify', headers: { cookie: mfaDone }, payload: { response: forged } });
+    expect(bad.statusCode).toBe(400);
+    const again = await call({ method: 'POST', url: '/api/v1/identity/passkeys/register/verify', headers: { cookie: mfaDone }, payload: { response: forged } });
+    expect(again.statusCode).toBe(400);
+    const reasons = await rampart.db.owner.selectFrom('audit_events').select('diff').where('chain', '=', acme.id).where('action', '=', 'identity.mfa.passkey.registration_failed').execute();
+    expect(reasons.map((e) => (e.diff as { reason: { after: string } }).reason.after)).toEqual(['invalid', 'no_challenge']);
+  });
+
   it('an unknown account and a wrong password get the same answer', async () => {
     const unknown = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'nobody@acme.test', password: PASSWORD } });
     const wrong = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'mia@acme.test', password: 'not-the-password-at-all' } });

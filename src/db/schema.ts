@@ -188,6 +188,33 @@ export type TotpCredentialsTable = {
   confirmed_at: Date | null;
   created_at: Timestamp;
 };
+export type WebauthnCredentialsTable = {
+  tenant_id: string;
+  id: string;
+  user_id: string;
+  /** base64url, as the browser reports it. */
+  credential_id: string;
+  public_key: Uint8Array;
+  /** bigint: PGlite returns bigint, node-postgres a string. */
+  counter: ColumnType<bigint | number | string, number, number>;
+  transports: ColumnType<string[], string[], string[]>;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+};
+export type WebauthnChallengesTable = {
+  tenant_id: string;
+  id: string;
+  session_id: string;
+  user_id: string;
+  challenge: string;
+  purpose: 'register' | 'authenticate';
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Timestamp;
+};
 export type RecoveryCodesTable = { tenant_id: string; id: string; user_id: string; code_hash: string; used_at: Date | null; created_at: Timestamp };
 
 export type Schema = {
@@ -197,6 +224,8 @@ export type Schema = {
   sessions: SessionsTable;
   totp_credentials: TotpCredentialsTable;
   recovery_codes: RecoveryCodesTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
   authz_roles: AuthzRolesTable;
   authz_changes: AuthzChangesTable;
   authz_grants: AuthzGrantsTable;

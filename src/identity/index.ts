@@ -1,8 +1,8 @@
 /**
  * The identity module (controls ID-1 … ID-10). Built so far: credentials, throttling and the
  * bot challenge, accounts with invitations, password sign-in gated by mandatory MFA, TOTP and
- * recovery codes, and server-side sessions with a `__Host-` cookie. Routes, the hosted login UI,
- * passkeys and the OIDC provider are still to come (see the identity issue).
+ * recovery codes, passkeys (WebAuthn), server-side sessions with a `__Host-` cookie and their JSON
+ * routes. The hosted login UI and the OIDC provider are still to come (see the identity issue).
  */
 export * from './credentials/index.js';
 export * from './throttle/index.js';

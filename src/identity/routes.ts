@@ -1,13 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
 import { RampartError } from '../core/index.js';
 import { findTenantBySlug } from '../db/index.js';
 import { actorOf, defineRoute, requestContext, type RouteDefinition } from '../http/index.js';
 import {
   acceptInvitation,
+  beginPasskeyAuthentication,
+  beginPasskeyRegistration,
   beginTotpEnrollment,
   confirmTotpEnrollment,
   createInvitation,
+  finishPasskeyAuthentication,
+  finishPasskeyRegistration,
   passwordSignIn,
   useRecoveryCode,
   verifyTotpForSession,
@@ -27,6 +32,29 @@ export type IdentityRouteDeps = { accounts: AccountDeps; throttle: Throttle; cha
 
 const slug = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'a tenant slug');
 const code = z.string().min(1).max(64);
+
+/**
+ * WebAuthn responses as the browser serializes them (PublicKeyCredential.toJSON): shape and sizes
+ * are checked here, everything else by @simplewebauthn/server. Unknown members pass through
+ * (browsers add fields over time).
+ */
+const b64url = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+={0,2}$/, 'base64url');
+const credentialBase = {
+  id: b64url(1400),
+  rawId: b64url(1400),
+  type: z.literal('public-key'),
+  clientExtensionResults: z.record(z.string().max(64), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+};
+const transports = z.array(z.string().max(32)).max(10).optional();
+const registrationResponse = z.looseObject({
+  ...credentialBase,
+  response: z.looseObject({ clientDataJSON: b64url(8192), attestationObject: b64url(65_536), transports }),
+});
+const authenticationResponse = z.looseObject({
+  ...credentialBase,
+  response: z.looseObject({ clientDataJSON: b64url(8192), authenticatorData: b64url(8192), signature: b64url(2048), userHandle: b64url(1024).optional() }),
+});
 
 async function tenantFromSlug(deps: IdentityRouteDeps, value: string): Promise<string> {
   const tenant = await findTenantBySlug(deps.accounts.db, value);
@@ -130,6 +158,49 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       body: z.strictObject({ code }),
       handler: async ({ request, reply, body }) => {
         const result = await useRecoveryCode(accounts, { token: cookieToken(request), code: body.code, context: requestContext(request) });
+        setSession(reply, result.token, result.session);
+        return { stage: result.stage };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/passkeys/register/options',
+      auth: { public: true },
+      summary: 'Start registering a passkey (discoverable, user verification required) for the signed-in (or pending) user',
+      handler: async ({ request }) => beginPasskeyRegistration(accounts, { token: cookieToken(request), context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/passkeys/register/verify',
+      auth: { public: true },
+      summary: 'Finish registering a passkey; completes the second factor (ID-4, ID-5)',
+      body: z.strictObject({ response: registrationResponse, name: z.string().trim().min(1).max(100).optional() }),
+      handler: async ({ request, reply, body }) => {
+        const result = await finishPasskeyRegistration(accounts, {
+          token: cookieToken(request),
+          response: body.response as unknown as RegistrationResponseJSON,
+          ...(body.name ? { name: body.name } : {}),
+          context: requestContext(request),
+        });
+        setSession(reply, result.token, result.session);
+        return { stage: result.stage, credentialId: result.credentialId };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/passkeys/authenticate/options',
+      auth: { public: true },
+      summary: 'Start the passkey step of a sign-in',
+      handler: async ({ request }) => beginPasskeyAuthentication(accounts, { token: cookieToken(request), context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/passkeys/authenticate/verify',
+      auth: { public: true },
+      summary: 'Second factor: a passkey assertion with user verification',
+      body: z.strictObject({ response: authenticationResponse }),
+      handler: async ({ request, reply, body }) => {
+        const result = await finishPasskeyAuthentication(accounts, { token: cookieToken(request), response: body.response as unknown as AuthenticationResponseJSON, context: requestContext(request) });
         setSession(reply, result.token, result.session);
         return { stage: result.stage };
       },

@@ -16,4 +16,10 @@ export type AccountDeps = {
   passwordParams?: Argon2Params;
   /** Issuer shown in authenticator apps. */
   totpIssuer?: string;
+  /**
+   * The WebAuthn relying party (passkeys). `rpId` is the registrable domain the passkeys are bound
+   * to, `origins` every origin the browser may report. Defaults: rpId `localhost`, rpName
+   * `Rampart`, origins `http://localhost:3000`.
+   */
+  webauthn?: { rpId: string; rpName: string; origins: string[] };
 };

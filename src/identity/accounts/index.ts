@@ -12,3 +12,6 @@ export { confirmTotpEnrollment } from './operations/confirm-totp-enrollment.js';
 export { verifyTotpForSession } from './operations/verify-totp-for-session.js';
 export { useRecoveryCode } from './operations/use-recovery-code.js';
 export type { FactorResult } from './operations/second-factor.js';
+export { beginPasskeyRegistration, finishPasskeyRegistration } from './operations/passkey-registration.js';
+export { beginPasskeyAuthentication, finishPasskeyAuthentication } from './operations/passkey-authentication.js';
+export { PASSKEY_CHALLENGE_TTL_MS } from './operations/passkey-ceremony.js';

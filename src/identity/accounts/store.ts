@@ -31,12 +31,16 @@ export const findUserById = (trx: TenantTransaction, id: string) => trx.selectFr
 export const roleExists = async (trx: TenantTransaction, role: string) =>
   Boolean(await trx.selectFrom('authz_roles').select('name').where('name', '=', role).executeTakeFirst());
 
-/** Everything assertMfaSatisfied needs about a user. WebAuthn is never enrolled until passkeys land. */
+/** Everything assertMfaSatisfied needs about a user. */
 export async function mfaContextOf(trx: TenantTransaction, userId: string): Promise<{ roles: string[]; enrolled: FactorKind[]; highPrivilegeRoles: string[] }> {
   const roles = (await trx.selectFrom('user_roles').select('role').where('user_id', '=', userId).execute()).map((r) => r.role);
   const totp = await trx.selectFrom('totp_credentials').select('confirmed_at').where('user_id', '=', userId).executeTakeFirst();
+  const passkey = await trx.selectFrom('webauthn_credentials').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst();
   const high = (await trx.selectFrom('authz_roles').select('name').where('high_privilege', '=', true).execute()).map((r) => r.name);
-  return { roles, enrolled: totp?.confirmed_at ? ['totp'] : [], highPrivilegeRoles: high };
+  const enrolled: FactorKind[] = [];
+  if (totp?.confirmed_at) enrolled.push('totp');
+  if (passkey) enrolled.push('webauthn');
+  return { roles, enrolled, highPrivilegeRoles: high };
 }
 
 /** `user:abc` (as stored in invited_by) back to an Actor for the audit event at acceptance. */

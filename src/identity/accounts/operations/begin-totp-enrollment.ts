@@ -4,7 +4,7 @@ import { envelopeFor } from '../../../db/index.js';
 import { createTotpEnrollment } from '../../credentials/index.js';
 import type { AccountDeps } from '../deps.js';
 import { findUserById } from '../store.js';
-import { withSessionUser } from './second-factor.js';
+import { assertMayAddFactor, withSessionUser } from './second-factor.js';
 
 export const TOTP_SECRET_CONTEXT = 'totp_credentials.secret_ciphertext';
 
@@ -20,6 +20,7 @@ export async function beginTotpEnrollment(
 ): Promise<{ secret: string; otpauthUri: string; qrSvg: string; qrDataUri: string }> {
   return withSessionUser(deps, input.token, async (trx, valid) => {
     const tenantId = valid.session.tenant_id;
+    await assertMayAddFactor(trx, valid);
     const existing = await trx.selectFrom('totp_credentials').select('confirmed_at').where('user_id', '=', valid.user.id).executeTakeFirst();
     if (existing?.confirmed_at) throw new RampartError('conflict', { detail: 'an authenticator app is already enrolled' });
     const user = await findUserById(trx, valid.user.id);

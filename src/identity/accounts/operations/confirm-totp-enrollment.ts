@@ -4,7 +4,7 @@ import { envelopeFor } from '../../../db/index.js';
 import { generateRecoveryCodes, hashRecoveryCode, verifyTotp } from '../../credentials/index.js';
 import type { AccountDeps } from '../deps.js';
 import { TOTP_SECRET_CONTEXT } from './begin-totp-enrollment.js';
-import { completeFactor, withSessionUser, type FactorResult } from './second-factor.js';
+import { assertMayAddFactor, completeFactor, withSessionUser, type FactorResult } from './second-factor.js';
 
 const wrongCode = () => new RampartError('validation_failed', { detail: 'body /code: the code is wrong or expired', issues: [{ in: 'body', pointer: '/code', message: 'the code is wrong or expired' }] });
 
@@ -17,6 +17,7 @@ const wrongCode = () => new RampartError('validation_failed', { detail: 'body /c
 export async function confirmTotpEnrollment(deps: AccountDeps, input: { token: string; code: string; context?: RequestContext }): Promise<FactorResult & { recoveryCodes: string[] }> {
   return withSessionUser(deps, input.token, async (trx, valid, clock) => {
     const tenantId = valid.session.tenant_id;
+    await assertMayAddFactor(trx, valid);
     const row = await trx.selectFrom('totp_credentials').selectAll().where('user_id', '=', valid.user.id).where('confirmed_at', 'is', null).executeTakeFirst();
     if (!row) throw new RampartError('conflict', { detail: 'no enrollment in progress' });
     const secret = await envelopeFor(trx, deps.ring).decryptText({ tenantId, context: TOTP_SECRET_CONTEXT, ciphertext: row.secret_ciphertext });

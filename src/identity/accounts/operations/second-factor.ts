@@ -31,6 +31,20 @@ export async function withSessionUser<T>(
   });
 }
 
+/**
+ * Adding a factor needs proof of the factors already held (supabase/auth#1615): a first factor can
+ * be enrolled with the password alone (ID-4 forces it), but once the account holds one, only a
+ * session that completed MFA (amr `mfa`) may add another. Otherwise a stolen password would let an
+ * attacker enroll their own authenticator and skip the victim's.
+ */
+export async function assertMayAddFactor(trx: TenantTransaction, valid: ValidSession): Promise<void> {
+  if (valid.session.amr.includes('mfa')) return;
+  const { enrolled } = await mfaContextOf(trx, valid.user.id);
+  if (enrolled.length > 0) {
+    throw new RampartError('forbidden', { detail: 'verify a factor you already hold before adding another', extensions: { reason: 'mfa_required' } });
+  }
+}
+
 /** Decides the session's new stage with the factor just verified, rotates its token, audits. */
 export async function completeFactor(
   deps: AccountDeps,
