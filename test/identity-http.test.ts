@@ -192,6 +192,33 @@ describe('identity over HTTP', () => {
     expect(right.statusCode).toBe(429);
   }, 120_000);
 
+  it('ID-9 wrong TOTP codes are throttled per user: signing in again buys no fresh budget', async () => {
+    const signInFresh = async () => cookieOf(await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', remoteAddress: '203.0.113.50', payload: { email: 'mia@acme.test', password: PASSWORD } })).pair;
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      const cookie = await signInFresh(); // a new pending session every time
+      const response = await call({ method: 'POST', url: '/api/v1/identity/totp/verify', remoteAddress: '203.0.113.50', headers: { cookie }, payload: { code: '000000' } });
+      statuses.push(response.statusCode);
+      if (response.statusCode === 429) break;
+    }
+    expect(statuses.at(-1)).toBe(429);
+    expect(statuses.slice(0, -1).every((s) => s === 401)).toBe(true);
+  });
+
+  it('only an owner may invite into a high-privilege role', async () => {
+    const base = { tenantId: acme.id, actor: { type: 'user' as const, id: 'someone' }, email: 'second@acme.test', justification: 'adding a second administrator' };
+    await expect(createInvitation(rampart.identity.accounts, { ...base, role: 'owner', inviterRoles: ['admin'] })).rejects.toMatchObject({ status: 403 });
+    await expect(createInvitation(rampart.identity.accounts, { ...base, role: 'member', inviterRoles: ['admin'] })).resolves.toBeDefined();
+    await expect(createInvitation(rampart.identity.accounts, { ...base, role: 'admin', inviterRoles: ['owner'] })).resolves.toBeDefined();
+  });
+
+  it('ID-10 a junk challenge value never counts as solved', async () => {
+    // 198.51.100.23 needs the challenge since the throttling test above.
+    const response = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', remoteAddress: '198.51.100.23', payload: { email: 'target@acme.test', password: PASSWORD, altcha: 'bm90LWEtc29sdXRpb24=' } });
+    expect([403, 429]).toContain(response.statusCode);
+    expect(response.statusCode).not.toBe(200);
+  });
+
   it('DA-4 no password, code or token reaches the audit log', async () => {
     const events = await rampart.db.owner.selectFrom('audit_events').selectAll().where('chain', '=', acme.id).execute();
     const text = JSON.stringify(events, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));

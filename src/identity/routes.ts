@@ -94,10 +94,11 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       handler: async ({ params, body, request, reply }) => {
         const tenantId = await tenantFromSlug(deps, params.tenant);
         const context = requestContext(request);
-        if (await throttle.needsChallenge({ ip: request.ip, account: `${tenantId}/${body.email.normalize('NFKC').trim().toLowerCase()}` })) {
-          if (!body.altcha || !(await challenger.verify(body.altcha))) throw challengeRequiredProblem();
-        }
-        const result = await passwordSignIn(accounts, { tenantId, email: body.email, password: body.password, ip: request.ip, userAgent: context.userAgent, requestId: context.requestId, throttle, challengeSolved: Boolean(body.altcha) });
+        // A solution is verified (and spent) whenever one is sent, so `challengeSolved` is never
+        // just "a field was present", even when the throttle's view changes between two checks.
+        const challengeSolved = body.altcha ? await challenger.verify(body.altcha) : false;
+        if (!challengeSolved && (await throttle.needsChallenge({ ip: request.ip, account: `${tenantId}/${body.email.normalize('NFKC').trim().toLowerCase()}` }))) throw challengeRequiredProblem();
+        const result = await passwordSignIn(accounts, { tenantId, email: body.email, password: body.password, ip: request.ip, userAgent: context.userAgent, requestId: context.requestId, throttle, challengeSolved });
         setSession(reply, result.token, result.session);
         return { stage: result.stage, user: result.user };
       },
@@ -157,7 +158,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       summary: 'Second factor: a one-time recovery code',
       body: z.strictObject({ code }),
       handler: async ({ request, reply, body }) => {
-        const result = await useRecoveryCode(accounts, { token: cookieToken(request), code: body.code, context: requestContext(request) });
+        const result = await useRecoveryCode(accounts, { token: cookieToken(request), code: body.code, context: requestContext(request), throttle, ip: request.ip });
         setSession(reply, result.token, result.session);
         return { stage: result.stage };
       },
@@ -254,7 +255,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       summary: 'Invite someone with a role (justification required; the token is shown once)',
       body: z.strictObject({ email: z.email().max(320), role: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), justification: z.string().max(2000) }),
       handler: async ({ principal, body, request, reply }) => {
-        const result = await createInvitation(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), email: body.email, role: body.role, justification: body.justification, context: requestContext(request) });
+        const result = await createInvitation(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), email: body.email, role: body.role, justification: body.justification, context: requestContext(request), inviterRoles: principal!.roles });
         reply.code(201);
         return result;
       },

@@ -16,13 +16,19 @@ export type InvitationView = { id: string; email: string; role: string; expires_
  */
 export async function createInvitation(
   { db, audit, clock = systemClock }: AccountDeps,
-  input: { tenantId: string; actor: Actor; email: string; role: string; justification: unknown; context?: RequestContext },
+  input: { tenantId: string; actor: Actor; email: string; role: string; justification: unknown; context?: RequestContext; inviterRoles?: readonly string[] },
 ): Promise<{ invitation: InvitationView; token: string }> {
   const justification = requireJustification(input.justification);
   const email = normalizeEmail(input.email);
   return withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
     if (!(await roleExists(trx, input.role))) {
       throw new RampartError('validation_failed', { detail: `body /role: no role "${String(input.role).slice(0, 64)}"`, issues: [{ in: 'body', pointer: '/role', message: 'no such role' }] });
+    }
+    // Inviting into a high-privilege role is itself an escalation path: only an owner may do it
+    // (an admin could otherwise invite a second address of their own as owner).
+    if (input.inviterRoles && !input.inviterRoles.includes('owner')) {
+      const target = await trx.selectFrom('authz_roles').select('high_privilege').where('name', '=', input.role).executeTakeFirst();
+      if (target?.high_privilege) throw new RampartError('forbidden', { detail: `only an owner may invite into the high-privilege role "${input.role}"` });
     }
     const token = randomToken();
     const now = clock.now();

@@ -1,8 +1,8 @@
 import type { RequestContext } from '../../../audit/index.js';
 import { RampartError, type Clock } from '../../../core/index.js';
 import { withTenant, type TenantTransaction } from '../../../db/index.js';
-import { assertMfaSatisfied, type MfaStatus, type VerifiedFactor } from '../../credentials/index.js';
-import { checkSession, parseSessionToken, upgradeSession, type SessionView, type ValidSession } from '../../sessions/index.js';
+import { ACR, assertMfaSatisfied, type MfaStatus, type VerifiedFactor } from '../../credentials/index.js';
+import { checkSession, parseSessionToken, upgradeSession, validateSession, type SessionView, type ValidSession } from '../../sessions/index.js';
 import type { AccountDeps } from '../deps.js';
 import { mfaContextOf } from '../store.js';
 
@@ -37,11 +37,26 @@ export async function withSessionUser<T>(
  * session that completed MFA (amr `mfa`) may add another. Otherwise a stolen password would let an
  * attacker enroll their own authenticator and skip the victim's.
  */
+/**
+ * The throttle subject for second-factor guesses: keyed on the *user*, not the session, so signing
+ * in again for a fresh pending session does not buy a fresh budget of 6-digit guesses (ID-9).
+ * Resolves the session first; an unknown token gives no subject (the operation answers 401).
+ */
+export async function secondFactorSubject(deps: AccountDeps, token: string, ip: string | undefined): Promise<{ ip: string; account: string } | undefined> {
+  const valid = await validateSession(deps, token, { allowPending: true });
+  return valid ? { ip: ip ?? '0.0.0.0', account: `${valid.session.tenant_id}/second-factor/${valid.user.id}` } : undefined;
+}
+
 export async function assertMayAddFactor(trx: TenantTransaction, valid: ValidSession): Promise<void> {
-  if (valid.session.amr.includes('mfa')) return;
   const { enrolled } = await mfaContextOf(trx, valid.user.id);
-  if (enrolled.length > 0) {
+  if (enrolled.length === 0) return; // the first factor, right after the password
+  if (!valid.session.amr.includes('mfa')) {
     throw new RampartError('forbidden', { detail: 'verify a factor you already hold before adding another', extensions: { reason: 'mfa_required' } });
+  }
+  // Whoever holds a passkey proves it before adding any factor: otherwise a phished password and
+  // TOTP (or recovery) code would be enough to register the attacker's own passkey (ID-5).
+  if (enrolled.includes('webauthn') && valid.session.acr !== ACR.phishingResistant) {
+    throw new RampartError('forbidden', { detail: 'sign in with your passkey before adding a factor', extensions: { reason: 'passkey_required' } });
   }
 }
 

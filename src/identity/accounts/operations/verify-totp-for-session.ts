@@ -2,11 +2,10 @@ import type { RequestContext } from '../../../audit/index.js';
 import { RampartError, systemClock } from '../../../core/index.js';
 import { withTenant } from '../../../db/index.js';
 import { verifyTotp } from '../../credentials/index.js';
-import { parseSessionToken } from '../../sessions/index.js';
 import { throttledProblem, type Throttle } from '../../throttle/index.js';
 import type { AccountDeps } from '../deps.js';
 import { TOTP_SECRET_CONTEXT } from './begin-totp-enrollment.js';
-import { completeFactor, withSessionUser, type FactorResult } from './second-factor.js';
+import { completeFactor, secondFactorSubject, withSessionUser, type FactorResult } from './second-factor.js';
 import { envelopeFor } from '../../../db/index.js';
 
 const wrongCode = () => new RampartError('unauthenticated', { detail: 'the code is wrong or was already used' });
@@ -22,8 +21,7 @@ export async function verifyTotpForSession(
   input: { token: string; code: string; context?: RequestContext; throttle?: Throttle; ip?: string },
 ): Promise<FactorResult> {
   const clock = deps.clock ?? systemClock;
-  const parsed = parseSessionToken(input.token);
-  const subject = parsed && input.throttle ? { ip: input.ip ?? input.context?.ip ?? '0.0.0.0', account: `${parsed.tenantId}/totp/${input.token.slice(-12)}` } : undefined;
+  const subject = input.throttle ? await secondFactorSubject(deps, input.token, input.ip ?? input.context?.ip) : undefined;
   if (subject && input.throttle) {
     const decision = await input.throttle.beforeAttempt(subject);
     if (!decision.allowed) throw throttledProblem(decision);

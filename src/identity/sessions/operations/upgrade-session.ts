@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../../../core/index.js';
+import { RampartError, systemClock, type Clock } from '../../../core/index.js';
 import type { TenantTransaction } from '../../../db/index.js';
 import { toView, type SessionRow, type SessionStage, type SessionView } from '../store.js';
 import { hashToken, newSessionToken } from '../tokens.js';
@@ -26,6 +26,6 @@ export async function upgradeSession(
     .returningAll()
     .executeTakeFirst();
   // Two parallel upgrades of one session: the second finds the hash already rotated.
-  if (!row) throw new Error('session changed concurrently');
+  if (!row) throw new RampartError('conflict', { detail: 'this sign-in was completed by another request; sign in again if needed' });
   return { token, session: toView(row) };
 }
