@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RampartError } from '../core/index.js';
-import { withTenant, type Database } from '../db/index.js';
-import { actorOf, defineRoute, type RouteDefinition } from '../http/index.js';
+import type { Database } from '../db/index.js';
+import { defineRoute, withCaller, type RouteDefinition } from '../http/index.js';
 import { verifyAuditLog } from './verify.js';
 import type { CheckpointVerifier } from './checkpoint.js';
 
@@ -29,9 +29,9 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       query: listQuery,
       handler: async ({ principal, query }) => {
         const caller = principal!;
-        const items = await withTenant(
+        const items = await withCaller(
           db,
-          { tenantId: caller.tenantId, actor: actorOf(caller) },
+          caller,
           (trx) => {
             let q = trx.selectFrom('audit_events').selectAll().orderBy('seq', 'desc').limit(query.limit + 1);
             if (query.action) q = q.where('action', query.action.endsWith('*') ? 'like' : '=', query.action.endsWith('*') ? `${query.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%` : query.action);
@@ -56,7 +56,7 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       summary: 'One audit event with its before/after diff',
       params: z.strictObject({ id: z.uuid() }),
       handler: async ({ principal, params }) => {
-        const event = await withTenant(db, { tenantId: principal!.tenantId, actor: actorOf(principal!) }, (trx) => trx.selectFrom('audit_events').selectAll().where('id', '=', params.id).executeTakeFirst(), { readOnly: true });
+        const event = await withCaller(db, principal!, (trx) => trx.selectFrom('audit_events').selectAll().where('id', '=', params.id).executeTakeFirst(), { readOnly: true });
         if (!event) throw new RampartError('not_found', { detail: 'no such audit event' });
         return event;
       },
@@ -78,7 +78,7 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       summary: 'Alerts raised in the caller’s tenant, newest first',
       query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
       handler: async ({ principal, query }) => ({
-        items: await withTenant(db, { tenantId: principal!.tenantId, actor: actorOf(principal!) }, (trx) => trx.selectFrom('alerts').selectAll().orderBy('seq', 'desc').limit(query.limit).execute(), { readOnly: true }),
+        items: await withCaller(db, principal!, (trx) => trx.selectFrom('alerts').selectAll().orderBy('seq', 'desc').limit(query.limit).execute(), { readOnly: true }),
       }),
     }),
   ];

@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import { RampartError, systemClock, uuidv7, type Clock } from '../core/index.js';
+import { MIN_JUSTIFICATION, RampartError, requireJustification, systemClock, uuidv7, type Clock } from '../core/index.js';
 import { withTenant, type Actor, type Database, type GrantTriple, type Schema, type Tenant } from '../db/index.js';
 import { BUILTIN_RESOURCES, BUILTIN_ROLES, DEFAULT_MATRIX } from './builtin.js';
 import { compilePolicySet, type CompiledPolicySet } from './compile.js';
@@ -17,19 +17,7 @@ import type { AttributeRule, AuthzPrincipal, AuthzResource, Decision, ResourceDe
  * drift detection can match grants against (AZ-4).
  */
 
-export const MIN_JUSTIFICATION = 10;
-
-/** AZ-5: admin mutations carry a reason a reviewer can read. */
-export function requireJustification(justification: unknown): string {
-  const text = typeof justification === 'string' ? justification.trim() : '';
-  if (text.length < MIN_JUSTIFICATION) {
-    throw new RampartError('validation_failed', {
-      detail: `a justification of at least ${MIN_JUSTIFICATION} characters is required for this change`,
-      issues: [{ in: 'body', pointer: '/justification', message: `at least ${MIN_JUSTIFICATION} characters explaining why` }],
-    });
-  }
-  return text;
-}
+export { MIN_JUSTIFICATION, requireJustification };
 
 export type ChangeInput = { tenantId: string; actor: Actor; justification: unknown; context?: RequestContext };
 

@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './clock.js';
 export * from './crypto.js';
 export * from './keyring.js';
+export * from './justification.js';

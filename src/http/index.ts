@@ -5,4 +5,4 @@ export { healthRoutes, type ReadinessCheck } from './health.js';
 export { tenantRoutes } from './tenant-routes.js';
 export { toRampartError, PROBLEM_CONTENT_TYPE, installProblemHandlers } from './problem.js';
 export { buildOpenApiDocument, openApiRoute } from './openapi.js';
-export { requestContext, actorOf } from './context.js';
+export { requestContext, actorOf, withCaller } from './context.js';

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { z } from 'zod';
-import { RampartError, toPointer, type FieldIssue } from '../core/index.js';
+import { RampartError, requireJustification, toPointer, type FieldIssue } from '../core/index.js';
 
 /**
  * Deny by default (invariant 2, control: AZ-2). Every route declares what it does, as an
@@ -17,7 +17,7 @@ export type RouteAuth = { action: string; resource: string; justify?: true } | {
  */
 export const ADMIN_RESOURCES = new Set(['tenant', 'role', 'matrix', 'authz_policy', 'member', 'client', 'signing_key', 'payout', 'app_spec']);
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-export const MIN_JUSTIFICATION_LENGTH = 10;
+export { MIN_JUSTIFICATION as MIN_JUSTIFICATION_LENGTH } from '../core/index.js';
 
 /** Who is calling, as established by an Authenticator (identity lands with the identity module). */
 export type Principal = {
@@ -105,7 +105,7 @@ function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part
 async function runPipeline(route: RouteDefinition, services: PipelineServices, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const principal = await authenticate(route, services, request);
   if (principal && !('public' in route.auth)) await authorize(route.auth, services, principal, request);
-  if ('justify' in route.auth && route.auth.justify) requireJustification(request.body);
+  if ('justify' in route.auth && route.auth.justify) requireBodyJustification(request.body);
   const context: RouteContext<unknown, unknown, unknown> = {
     request,
     reply,
@@ -119,15 +119,8 @@ async function runPipeline(route: RouteDefinition, services: PipelineServices, r
 }
 
 /** AZ-5: checked after authorization (no hints to callers who may not act) and before the handler. */
-function requireJustification(body: unknown): void {
-  const justification = body && typeof body === 'object' ? (body as { justification?: unknown }).justification : undefined;
-  if (typeof justification !== 'string' || justification.trim().length < MIN_JUSTIFICATION_LENGTH) {
-    throw new RampartError('validation_failed', {
-      detail: `a justification of at least ${MIN_JUSTIFICATION_LENGTH} characters is required for this change`,
-      issues: [{ in: 'body', pointer: '/justification', message: `at least ${MIN_JUSTIFICATION_LENGTH} characters explaining why` }],
-    });
-  }
-}
+const requireBodyJustification = (body: unknown): void =>
+  void requireJustification(body && typeof body === 'object' ? (body as { justification?: unknown }).justification : undefined);
 
 async function authenticate(route: RouteDefinition, services: PipelineServices, request: FastifyRequest): Promise<Principal | null> {
   const principal = await services.authenticate(request);

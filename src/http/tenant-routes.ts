@@ -1,6 +1,6 @@
 import { RampartError } from '../core/index.js';
-import { withTenant, type Database } from '../db/index.js';
-import { actorOf } from './context.js';
+import type { Database } from '../db/index.js';
+import { withCaller } from './context.js';
 import { defineRoute, type RouteDefinition } from './routes.js';
 
 /** The caller's own tenant: the thinnest slice through authenticate -> authorize -> withTenant -> RLS. */
@@ -14,7 +14,7 @@ export function tenantRoutes({ db }: { db: Database }): RouteDefinition[] {
       handler: async ({ principal }) => {
         const caller = principal!;
         // No WHERE on purpose: row-level security alone decides which tenant row is visible.
-        const rows = await withTenant(db, { tenantId: caller.tenantId, actor: actorOf(caller) }, (trx) => trx.selectFrom('tenants').select(['id', 'slug', 'name', 'status', 'created_at']).execute(), { readOnly: true });
+        const rows = await withCaller(db, caller, (trx) => trx.selectFrom('tenants').select(['id', 'slug', 'name', 'status', 'created_at']).execute(), { readOnly: true });
         const tenant = rows[0];
         if (!tenant || rows.length !== 1) throw new RampartError('not_found', { detail: 'no such tenant' });
         return tenant;
