@@ -217,7 +217,44 @@ export type WebauthnChallengesTable = {
 };
 export type RecoveryCodesTable = { tenant_id: string; id: string; user_id: string; code_hash: string; used_at: Date | null; created_at: Timestamp };
 
+export type OidcPayloadsTable = {
+  kind: string;
+  id_hash: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: Date | null;
+  consumed_at: Date | null;
+  created_at: Timestamp;
+};
+export type OidcSigningKeysTable = {
+  kid: string;
+  alg: 'ES256' | 'RS256' | 'EdDSA';
+  public_jwk: ColumnType<Record<string, unknown>, string, string>;
+  private_ciphertext: string;
+  kek_id: string;
+  status: 'next' | 'current' | 'retired';
+  created_at: Timestamp;
+  activated_at: Date | null;
+  retired_at: Date | null;
+  remove_after: Date | null;
+};
+export type OidcClientsTable = {
+  client_id: string;
+  tenant_id: string | null;
+  name: string;
+  metadata: ColumnType<Record<string, unknown>, string, string>;
+  secret_ciphertext: string | null;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+};
+
 export type Schema = {
+  oidc_payloads: OidcPayloadsTable;
+  oidc_signing_keys: OidcSigningKeysTable;
+  oidc_clients: OidcClientsTable;
   users: UsersTable;
   user_roles: UserRolesTable;
   invitations: InvitationsTable;

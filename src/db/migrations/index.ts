@@ -4,6 +4,7 @@ import { auditMigration } from './0002_audit.js';
 import { authzMigration } from './0003_authz.js';
 import { identityMigration } from './0004_identity.js';
 import { passkeysMigration } from './0005_passkeys.js';
+import { oidcMigration } from './0006_oidc.js';
 
 /** Every migration, in version order. Modules append theirs as they land. */
-export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration];
+export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration];
