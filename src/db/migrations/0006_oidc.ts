@@ -49,8 +49,8 @@ CREATE TABLE oidc_signing_keys (
   remove_after timestamptz,
   CHECK ((status = 'retired') = (retired_at IS NOT NULL AND remove_after IS NOT NULL))
 );
--- At most one signing key and one staged key at any time, even with several nodes rotating.
-CREATE UNIQUE INDEX oidc_signing_keys_one_current ON oidc_signing_keys (status) WHERE status IN ('current', 'next');
+-- Per algorithm at most one signing key and one staged key, even with several nodes rotating.
+CREATE UNIQUE INDEX oidc_signing_keys_one_current ON oidc_signing_keys (alg, status) WHERE status IN ('current', 'next');
 
 CREATE TABLE oidc_clients (
   client_id text PRIMARY KEY CHECK (client_id ~ '^[A-Za-z0-9._-]{3,128}$'),

@@ -1,0 +1,80 @@
+import type { FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { Clock } from '../../core/index.js';
+import { withTenant, type Database } from '../../db/index.js';
+import type { Authenticator, Authorizer, Principal } from '../../http/index.js';
+import type { OnceStore } from '../throttle/index.js';
+import { verifyDpopProof } from './dpop.js';
+import { scopeAllows } from './scopes.js';
+
+/**
+ * The request pipeline's Authenticator for OAuth access tokens issued by Rampart's provider
+ * (controls ID-1, ID-7, ID-8). Opaque tokens, looked up in the provider's store: a revoked grant
+ * (logout, refresh-token reuse) stops its tokens at once, with no wait for expiry.
+ *
+ * - the token must be for Rampart's API (audience = the API resource indicator);
+ * - a DPoP-bound token must come with `Authorization: DPoP` and a valid proof; a bound token sent
+ *   as `Bearer` is refused (RFC 9449 §7.1), so a stolen token alone is useless;
+ * - the principal carries the token's scopes, which the scoped authorizer intersects with policy;
+ * - only a DPoP-bound token carries `authTime`/`amr`, so step-up guards (ID-7) accept tokens only
+ *   when they are sender-constrained.
+ */
+export function tokenAuthenticator({ provider, db, clock, apiResource, issuer, replay }: { provider: () => Provider; db: Database; clock: Clock; apiResource: string; issuer: string; replay: OnceStore }): Authenticator {
+  const origin = new URL(issuer).origin;
+  return async (request: FastifyRequest): Promise<Principal | null> => {
+    const header = request.headers.authorization;
+    if (!header) return null;
+    const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]{20,512}=*)$/i.exec(header);
+    if (!match) return null;
+    const scheme = match[1]!.toLowerCase();
+    const value = match[2]!;
+    const token = await provider().AccessToken.find(value);
+    if (!token || token.isExpired || !token.accountId) return null;
+    if (token.aud !== apiResource && !(Array.isArray(token.aud) && token.aud.includes(apiResource))) return null;
+    const jkt = token.jkt as string | undefined;
+    if (jkt) {
+      if (scheme !== 'dpop') return null;
+      const proof = request.headers.dpop;
+      const ok = await verifyDpopProof({ proof: typeof proof === 'string' ? proof : undefined, method: request.method, url: `${origin}${request.url}`, accessToken: value, boundJkt: jkt }, replay, Math.floor(clock.now().getTime() / 1000));
+      if (!ok) return null;
+    } else if (scheme !== 'bearer') {
+      return null;
+    }
+    const extra = (token.extra ?? {}) as { tenant?: unknown; auth_time?: unknown; amr?: unknown; acr?: unknown };
+    const tenantId = extra.tenant;
+    if (typeof tenantId !== 'string') return null;
+    const user = await withTenant(db, { tenantId, actor: { type: 'system', id: 'oidc' } }, async (trx) => {
+      const row = await trx.selectFrom('users').select(['id', 'status', 'department', 'region']).where('id', '=', token.accountId!).executeTakeFirst();
+      if (!row || row.status !== 'active') return undefined;
+      const roles = await trx.selectFrom('user_roles').select('role').where('user_id', '=', row.id).execute();
+      return { ...row, roles: roles.map((r) => r.role).sort() };
+    }, { readOnly: true });
+    if (!user) return null;
+    const grant = token.grantId ? await provider().Grant.find(token.grantId) : undefined;
+    if (!grant) return null;
+    return {
+      type: 'user',
+      id: user.id,
+      tenantId,
+      roles: user.roles,
+      attributes: { department: user.department, region: user.region },
+      scopes: new Set(String(token.scope ?? '').split(' ').filter(Boolean)),
+      ...(jkt && typeof extra.auth_time === 'number' ? { authTime: new Date(extra.auth_time * 1000), amr: Array.isArray(extra.amr) ? extra.amr.map(String) : [], acr: typeof extra.acr === 'string' ? extra.acr : undefined } : {}),
+      validatedAt: clock.now(),
+    };
+  };
+}
+
+/** Wraps the policy authorizer: a token principal must also hold a scope covering the route (ID-8). */
+export function scopedAuthorizer(inner: Authorizer): Authorizer {
+  return async (input) => {
+    const scopes = input.principal.scopes;
+    if (scopes && !scopeAllows(scopes, input.action, input.resource)) return false;
+    return inner(input);
+  };
+}
+
+/** Tokens first when an Authorization header is present (never falling back to the cookie), else the session. */
+export function firstAuthenticator(byToken: Authenticator, bySession: Authenticator): Authenticator {
+  return (request) => (request.headers.authorization ? byToken(request) : bySession(request));
+}
