@@ -6,8 +6,13 @@ import { Redis } from 'ioredis';
 import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
 import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type Authz } from './authz/index.js';
+import { appsAuthorizer, appsRoutes, createApps, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
-import { createChallenger, createReplayStore, createThrottle, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
+import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
+import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
+import { BUILTIN_RESOURCES } from './authz/index.js';
+import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
+import { createChallenger, createReplayStore, createThrottle, loginUiRoutes, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
 import {
   chainSecretsProviders,
   ConfigError,
@@ -18,8 +23,12 @@ import {
   envSecretsProvider,
   fileSecretsProvider,
   loadMasterKeyRing,
+  systemClock,
   productionProblems,
   tlsConfigProblems,
+  mailTransportOf,
+  billingPspOf,
+  type Clock,
   type KekRing,
   type KeyCache,
   type Logger,
@@ -47,7 +56,11 @@ export type Rampart = {
   redis: Redis | undefined;
   audit: AuditLog & { signer: CheckpointSigner; sinks: Sink[]; alertSinks: Sink[] };
   authz: Authz;
-  identity: { accounts: AccountDeps; throttle: Throttle; challenger: Challenger };
+  apps: Apps;
+  identity: { accounts: AccountDeps; throttle: Throttle; challenger: Challenger; mailer: Mailer; limiter: RequestLimiter; publicBaseUrl: string };
+  oidc: Oidc;
+  /** Billing (BI-*); undefined when no payment provider is configured (production default). */
+  billing: Billing | undefined;
   /** Creates a tenant with its built-in roles, default matrix and creation audit event, atomically. */
   createTenant(input: { slug: string; name: string }): Promise<Tenant>;
   server: Server;
@@ -56,6 +69,10 @@ export type Rampart = {
 };
 
 export type CreateRampartOptions = {
+  /** Identity time (sessions, step-up freshness, tokens); tests pass a manual clock. */
+  clock?: Clock;
+  /** Where the first-admin setup link is printed (default: stdout, never the structured log). */
+  announce?: (line: string) => void;
   config: RampartConfig;
   log?: Logger;
   env?: NodeJS.ProcessEnv;
@@ -153,7 +170,9 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     registerMaintenanceJobs(jobs, db);
     registerAuditJobs(jobs, { db, log, signer, auditSinks, alertSinks });
     const audit = { ...createAuditLog(), signer, sinks: auditSinks, alertSinks };
-    const authz = createAuthz({ db, audit });
+    const authz = createAuthz({ db, audit, tenantResources: installedResources });
+    // DE-4: production applies app plans only after a second admin approved them.
+    const apps = createApps({ db, audit, authz, clock: systemClock, requireApproval: isProduction, log });
     jobs.register('authz.drift', async () => {
       const reports = await runDriftForAllTenants({ db, audit, log });
       const drifted = reports.filter((r) => r.drifted).length;
@@ -170,9 +189,14 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
           audit.record(trx, { tenantId: null, actor: { type: 'system', id: 'throttle' }, action: `identity.attack.${detection.kind}`, target: { type: 'account', id: detection.accountKey }, diff: { count: { after: detection.count }, window_seconds: { after: detection.windowSeconds } }, context: { ip: detection.ip } }),
         ).then(() => undefined),
     });
-    const challenger = createChallenger({ hmacKey: derived('altcha').toString('hex'), replayStore: createReplayStore(throttleStore) });
-    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config) };
-    const identity = { accounts, throttle, challenger };
+    const replayStore = createReplayStore(throttleStore);
+    const challenger = createChallenger({ hmacKey: derived('altcha').toString('hex'), replayStore });
+    const identityClock = options.clock ?? systemClock;
+    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config), clock: identityClock };
+    const mailer = await mailerFor(config, secrets, log);
+    const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
+    registerIdentityJobs(jobs, { db, audit, log });
+    const billing = await billingFor({ config, secrets, db, audit, jobs, log, production: isProduction, devSecretFile: embeddedOnDisk ? join(config.dataDir, 'secrets', 'billing_webhook_secrets') : undefined });
     const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
@@ -180,7 +204,37 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         if (error.code !== 'conflict') throw error; // another node seeded it first
       });
       if (tenant) log.info({ tenant: tenant.id }, 'seeded the demo tenant');
+      if (tenant) for (const name of ['crm', 'helpdesk'] as const) await apps.installTemplate({ tenantId: tenant.id, actor: { type: 'system', id: 'demo-seed' }, name });
+      if (tenant && billing && config.billing.seedDemoCatalog) await seedDemoCatalog(billing.deps, tenant.id);
     }
+    if (config.demo.seed) await announceFirstAdminSetup({ accounts, config, log, announce: options.announce });
+
+    const issuer = publicOrigin(config);
+    const oidc = await createOidc({
+      db,
+      ring,
+      audit,
+      log,
+      clock: systemClock,
+      settings: {
+        issuer,
+        apiResource: `${issuer}/api`,
+        apiScopes: () => apiScopesOf(BUILTIN_RESOURCES.map((r) => r.name)),
+        accessTokenTtlSeconds: config.oidc.accessTokenTtlSeconds,
+        idTokenTtlSeconds: config.oidc.idTokenTtlSeconds,
+        refreshTokenTtlSeconds: config.oidc.refreshTokenTtlSeconds,
+        sessionTtlSeconds: SESSION_ABSOLUTE_SECONDS,
+        cookieKeys: [derived('oidc-cookies').toString('base64url')],
+        trustProxy: Boolean(config.http.trustProxy),
+      },
+      rotationIntervalSeconds: config.oidc.keyRotationDays * 86_400,
+      retiredKeyRetentionSeconds: Math.max(config.oidc.retiredKeyRetentionSeconds, config.oidc.idTokenTtlSeconds, config.oidc.accessTokenTtlSeconds),
+      dashboard: { redirectUris: [`${issuer}/dashboard/callback`, ...config.oidc.dashboardRedirectUris], postLogoutRedirectUris: [`${issuer}/dashboard/`] },
+    });
+    registerOidcJobs(jobs, oidc, db, log);
+    // Each node reloads signing keys a rotation elsewhere (another node, the CLI) has changed.
+    const keyRefresh = setInterval(() => void oidc.refreshKeys().catch((error: Error) => log.warn({ err: { message: error.message } }, 'oidc key refresh failed')), 60_000);
+    keyRefresh.unref();
 
     const routes: RouteDefinition[] = [
       ...healthRoutes({
@@ -199,29 +253,38 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       }),
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
+      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } } }),
       ...identityRoutes(identity),
+      ...outboxRoutes({ mailer, env: config.env }),
+      ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),
+      ...loginUiRoutes({ accounts }),
       ...auditRoutes({ db, verifier: verifierFor(signer.publicKey) }),
+      ...(billing ? billing.routes() : []),
       ...(options.routes ?? []),
     ];
     const server = await buildServer({
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
-      authenticate: options.authenticate ?? sessionAuthenticator({ db }),
-      authorize: options.authorize ?? policyAuthorizer(authz),
-      routes: [...routes, openApiRoute({ routes, version: VERSION })],
+      authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore }), sessionAuthenticator({ db, clock: identityClock })),
+      authorize: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz)), { db, audit }),
+      mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
+      routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],
     });
 
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        clearInterval(keyRefresh);
         await jobs.stop();
         await server.app.close();
+        await billing?.close();
         if (redis) await redis.quit().catch(() => redis.disconnect());
+        mailer.close();
         await db.close();
       })());
 
-    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, identity, createTenant: newTenant, server, close };
+    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, apps, identity, oidc, billing, createTenant: newTenant, server, close };
   } catch (error) {
     await closeEarly();
     throw error;
@@ -242,6 +305,63 @@ async function connectRedis(url: string, secrets: SecretsProvider, log: Logger):
   return redis;
 }
 
+/** The public origin of this server: the configured public URL, else localhost on the listening port. */
+export function publicOrigin(config: RampartConfig): string {
+  if (config.http.publicUrl) return new URL(config.http.publicUrl).origin;
+  return `${config.http.tls.certFile ? 'https' : 'http'}://localhost:${config.http.port}`;
+}
+
+/**
+ * ID-3: the key job stages and rotates on schedule (once cluster-wide, by the queue); the purge job
+ * drops expired protocol state.
+ */
+function registerOidcJobs(jobs: JobQueue, oidc: Oidc, db: Database, log: Logger): void {
+  jobs.register('oidc.keys', async () => {
+    await oidc.keys.ensure();
+    if (await oidc.keys.isRotationDue()) {
+      const result = await oidc.keys.rotate({ actor: { type: 'system', id: 'oidc.keys' }, reason: 'scheduled signing key rotation (ID-3)' });
+      log.info({ activated: result.activated, retired: result.retired }, 'oidc signing keys rotated on schedule');
+    }
+    await oidc.refreshKeys();
+  });
+  jobs.register('oidc.purge', async () => {
+    const removed = await purgeExpiredPayloads(db, new Date());
+    if (removed) log.info({ removed }, 'expired oidc state purged');
+  });
+}
+
+/** The identity mail transport (magic links); the development outbox warns loudly (production refuses it in productionProblems). */
+async function mailerFor(config: RampartConfig, secrets: SecretsProvider, log: Logger): Promise<Mailer> {
+  const transport = mailTransportOf(config);
+  if (transport === 'outbox') log.warn('MUST CHANGE before production: identity mail goes to the in-memory development outbox at /dev/outbox; set mail.smtpUrl (RAMPART_SMTP_URL)');
+  if (transport === 'disabled') log.warn('identity mail is disabled (no mail.smtpUrl): magic-link sign-in answers 503');
+  const password = config.mail.passwordSecret ? (await secrets.get(config.mail.passwordSecret))?.reveal() : undefined;
+  return createMailer({
+    transport,
+    from: config.mail.from,
+    smtpUrl: config.mail.smtpUrl,
+    password,
+    requireTls: config.mail.requireTls,
+    ca: config.mail.caFile ? await readFile(config.mail.caFile) : undefined,
+    log,
+  });
+}
+
+/**
+ * A fresh install's demo tenant without an owner gets a one-time setup link for the first admin
+ * (24 h; a restart supersedes it). The link is a credential: it goes to the console through
+ * `announce` (stdout), never into the structured log, which is shipped and retained elsewhere.
+ */
+async function announceFirstAdminSetup(input: { accounts: AccountDeps; config: RampartConfig; log: Logger; announce: ((line: string) => void) | undefined }): Promise<void> {
+  const tenant = await findTenantBySlug(input.accounts.db, DEMO_TENANT.slug);
+  if (!tenant) return;
+  const issued = await issueSetupToken(input.accounts, { tenantId: tenant.id });
+  if (!issued) return;
+  const write = input.announce ?? ((line: string) => void process.stdout.write(line));
+  write(`Setup link for the first admin: ${publicOrigin(input.config)}/setup/${issued.token}\n`);
+  input.log.info({ tenant: tenant.id, expires_at: issued.expiresAt.toISOString() }, 'a one-time setup link for the first admin was printed on the console');
+}
+
 /** Housekeeping every node schedules idempotently; the queue runs each slot once cluster-wide. */
 function registerMaintenanceJobs(jobs: JobQueue, db: Database): void {
   jobs.register('jobs.prune', async () => {
@@ -251,12 +371,55 @@ function registerMaintenanceJobs(jobs: JobQueue, db: Database): void {
 }
 
 /** Recurring jobs every node schedules at start (idempotent). */
-export async function scheduleRecurringJobs(rampart: Pick<Rampart, 'jobs' | 'config' | 'audit'>): Promise<void> {
+export async function scheduleRecurringJobs(rampart: Pick<Rampart, 'jobs' | 'config' | 'audit'> & { billing?: Billing | undefined }): Promise<void> {
+  if (rampart.billing) await scheduleBillingJobs(rampart.jobs, { renewalIntervalSeconds: rampart.config.billing.renewalIntervalSeconds });
   await rampart.jobs.schedule({ key: 'jobs.prune', kind: 'jobs.prune', intervalSeconds: 86_400 });
+  await rampart.jobs.schedule({ key: IDENTITY_PURGE_JOB, kind: IDENTITY_PURGE_JOB, intervalSeconds: 6 * 3600 });
+  await rampart.jobs.schedule({ key: 'oidc.keys', kind: 'oidc.keys', intervalSeconds: 3600 });
+  await rampart.jobs.schedule({ key: 'oidc.purge', kind: 'oidc.purge', intervalSeconds: 3600 });
   await rampart.jobs.schedule({ key: 'authz.drift', kind: 'authz.drift', intervalSeconds: rampart.config.authz.driftIntervalSeconds });
   await scheduleAuditJobs(rampart.jobs, {
     checkpointIntervalSeconds: rampart.config.audit.checkpointIntervalSeconds,
     deliverIntervalSeconds: rampart.config.audit.deliverIntervalSeconds,
     sinkNames: [...rampart.audit.sinks.map((s) => ({ name: s.name, source: 'audit' as const })), ...rampart.audit.alertSinks.map((s) => ({ name: s.name, source: 'alerts' as const }))],
   });
+}
+
+/**
+ * Billing's payment provider and webhook secrets (BI-1, BI-2). The sandbox listens on its own
+ * origin (a port of its own) so card entry never touches Rampart's; it is refused in production.
+ * Secrets: `billing_webhook_secrets` (one per line, newest first) and `stripe_secret_key`.
+ */
+async function billingFor(input: { config: RampartConfig; secrets: SecretsProvider; db: Database; audit: AuditLog; jobs: JobQueue; log: Logger; production: boolean; devSecretFile: string | undefined }): Promise<Billing | undefined> {
+  const { config, secrets, log } = input;
+  const psp = billingPspOf(config);
+  if (psp === 'disabled') return undefined;
+  const stored = await secrets.get('billing_webhook_secrets');
+  const secret =
+    stored ??
+    (input.production
+      ? missingSecret('billing_webhook_secrets')
+      : await developmentSecret({ file: input.devSecretFile, name: 'billing webhook secret', generate: () => `whsec_${randomBytes(24).toString('base64url')}`, log }));
+  const webhookSecrets = secret
+    .reveal()
+    .split(/[\n,]/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+  // Outside tests the sandbox listens on its own origin and posts its webhooks to Rampart.
+  const listen = config.billing.sandbox.listen ?? config.env !== 'test';
+  const stripeKey = psp === 'stripe' ? ((await secrets.get('stripe_secret_key')) ?? missingSecret('stripe_secret_key')) : undefined;
+  const billing = createBilling({
+    db: input.db,
+    audit: input.audit,
+    jobs: input.jobs,
+    log,
+    production: input.production,
+    psp,
+    webhookSecrets,
+    webhookToleranceSeconds: config.billing.webhookToleranceSeconds,
+    ...(stripeKey ? { stripe: { secretKey: stripeKey.reveal() } } : {}),
+    ...(listen ? { sandboxWebhookUrl: `${publicOrigin(config)}/api/v1/billing/webhooks/sandbox` } : {}),
+  });
+  if (billing.sandbox && listen) await billing.sandbox.listen({ host: config.billing.sandbox.host, port: config.billing.sandbox.port });
+  return billing;
 }

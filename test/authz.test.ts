@@ -24,7 +24,8 @@ beforeAll(async () => {
   demo = await rampart.createTenant({ slug: 'demo', name: 'Demo Company' });
   other = await rampart.createTenant({ slug: 'other', name: 'Other Company' });
   for (const tenant of [demo, other]) {
-    for (const role of BUILTIN_ROLES) principals[tokenFor(tenant.slug, role.name)] = { type: 'user', id: `${tenant.slug}-${role.name}-user`, tenantId: tenant.id, roles: [role.name] };
+    // Signed in with a passkey just now: matrix and policy changes need a fresh step-up (ID-7).
+    for (const role of BUILTIN_ROLES) principals[tokenFor(tenant.slug, role.name)] = { type: 'user', id: `${tenant.slug}-${role.name}-user`, tenantId: tenant.id, roles: [role.name], amr: ['swk', 'mfa'], factorTimes: { webauthn: new Date() } };
   }
 });
 afterAll(() => rampart.close());

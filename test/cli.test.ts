@@ -402,3 +402,28 @@ describe('rampart serve', () => {
     expect(status.stdout).toMatch(/^pending\s+0001 core$/m);
   });
 });
+
+describe('rampart keys', () => {
+  it('ID-3 list shows a current and a staged key per algorithm; rotate needs a justification, then retires and promotes, audited', async () => {
+    const cwd = await migratedDir();
+    const list = await launcher.run({ args: ['keys', 'list', '--json'], cwd });
+    expect(list.code, describeResult(list)).toBe(0);
+    const before = JSON.parse(list.stdout) as Array<{ kid: string; alg: string; status: string }>;
+    expect(before.filter((k) => k.status === 'current').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    const staged = before.filter((k) => k.status === 'next').map((k) => k.kid).sort();
+    expect(staged).toHaveLength(2);
+
+    const refused = await launcher.run({ args: ['keys', 'rotate', '--justification', 'short'], cwd });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/justification/);
+
+    const rotated = await launcher.run({ args: ['keys', 'rotate', '--justification', 'quarterly rotation drill'], cwd });
+    expect(rotated.code, describeResult(rotated)).toBe(0);
+    const after = JSON.parse((await launcher.run({ args: ['keys', 'list', '--json'], cwd })).stdout) as Array<{ kid: string; status: string }>;
+    expect(after.filter((k) => k.status === 'current').map((k) => k.kid).sort()).toEqual(staged);
+    expect(after.filter((k) => k.status === 'retired')).toHaveLength(2);
+    expect(after.filter((k) => k.status === 'next')).toHaveLength(2);
+    const verify = await launcher.run({ args: ['audit', 'verify'], cwd });
+    expect(verify.code, describeResult(verify)).toBe(0);
+  }, 180_000);
+});

@@ -61,6 +61,13 @@ export function builtInAlertRules(options: AlertRuleOptions = {}): AlertRule[] {
       summary: (e) => `${e.action.slice('identity.attack.'.length).replaceAll('_', ' ')} detected${e.ip ? ` from ${e.ip}` : ''}`,
     },
     {
+      // control: ID-5 — a passkey whose signature counter went backwards may have been cloned.
+      id: 'passkey-counter-regression',
+      severity: 'high',
+      matches: (e) => e.action === 'identity.passkey.counter_regression',
+      summary: (e) => `passkey signature counter went backwards for ${e.target_type ?? 'user'} ${e.target_id ?? ''}: possible cloned authenticator`.trim(),
+    },
+    {
       id: 'signin-failure-spike',
       severity: 'high',
       matches: (e) => e.action === 'identity.signin.failed',

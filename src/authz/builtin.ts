@@ -6,6 +6,23 @@ import type { Matrix, ResourceDefinition } from './types.js';
  * `rampart matrix set`, each change justified, audited and explained for drift detection.
  */
 
+/** Billing (BI-1 … BI-5): refunds need step-up; credits and write-offs need a second approver. */
+const BILLING_RESOURCES: ResourceDefinition[] = [
+  { name: 'billing_catalog', actions: ['list', 'read', 'create', 'update'] },
+  { name: 'billing_coupon', actions: ['list', 'create'] },
+  { name: 'billing_customer', actions: ['list', 'read', 'create', 'update'] },
+  { name: 'billing_subscription', actions: ['list', 'read', 'create', 'update', 'cancel'] },
+  { name: 'billing_usage', actions: ['create'] },
+  { name: 'billing_invoice', actions: ['list', 'read', 'create', 'finalize', 'pay', 'void', 'credit'] },
+  { name: 'billing_payment', actions: ['list', 'refund'] },
+  { name: 'billing_credit', actions: ['list', 'request', 'approve'] },
+  { name: 'billing_settings', actions: ['read', 'update'] },
+];
+const billingEverything = Object.fromEntries(BILLING_RESOURCES.map((resource) => [resource.name, [...resource.actions]]));
+const billingReadOnly = Object.fromEntries(
+  BILLING_RESOURCES.map((resource) => [resource.name, resource.actions.filter((action) => action === 'list' || action === 'read')] as const).filter(([, actions]) => actions.length > 0),
+);
+
 export const BUILTIN_RESOURCES: ResourceDefinition[] = [
   { name: 'tenant', actions: ['read', 'update'] },
   { name: 'role', actions: ['list', 'read', 'create', 'update', 'delete'] },
@@ -18,6 +35,13 @@ export const BUILTIN_RESOURCES: ResourceDefinition[] = [
   { name: 'audit_event', actions: ['list', 'read', 'export', 'verify'] },
   { name: 'alert', actions: ['list', 'read'] },
   { name: 'job', actions: ['list', 'read', 'retry'] },
+  /** App specs, their migration plans and approvals (DE-4); app data resources join per tenant when an app is applied. */
+  { name: 'app_spec', actions: ['list', 'read', 'plan', 'approve', 'apply'] },
+  /** OIDC relying parties registered by the tenant (ID-2, ID-8). */
+  { name: 'client', actions: ['list', 'read', 'create', 'update', 'delete'] },
+  /** The provider's token signing keys (ID-3): listing and a rotation needing step-up. */
+  { name: 'signing_key', actions: ['list', 'rotate'] },
+  ...BILLING_RESOURCES,
 ];
 
 export type RoleDefinition = { name: string; description: string; highPrivilege: boolean };
@@ -51,9 +75,11 @@ export const DEFAULT_MATRIX: Matrix = {
     audit_event: ['list', 'read', 'export', 'verify'],
     alert: ['list', 'read'],
     job: ['list', 'read'],
+    app_spec: ['list', 'read'],
+    ...billingReadOnly,
   },
   dpo: { ...ownSessions, tenant: ['read'], audit_event: ['list', 'read'] },
-  finance: { ...ownSessions, tenant: ['read'] },
+  finance: { ...ownSessions, tenant: ['read'], ...billingEverything },
   member: { ...ownSessions, tenant: ['read'] },
   viewer: { ...ownSessions, tenant: ['read'] },
 };

@@ -14,8 +14,8 @@ export { policySetInputSchema, attributeRuleSchema, conditionSchema, resourceDef
 export * from './types.js';
 // Storage, service, drift and routes (integration with db, audit and http).
 export { BUILTIN_RESOURCES, BUILTIN_ROLES, DEFAULT_MATRIX, type RoleDefinition } from './builtin.js';
-export { createAuthz, requireJustification, MIN_JUSTIFICATION, type Authz, type ChangeInput } from './service.js';
+export { createAuthz, requireJustification, MIN_JUSTIFICATION, type Authz, type ChangeInput, type TenantResources } from './service.js';
 export { runDrift, runDriftForAllTenants, type DriftReport } from './drift.js';
 export { authzRoutes, policyAuthorizer, toAuthzPrincipal } from './routes.js';
-export { loadPolicyData, toMatrix, fromMatrix, diffGrants, grantKey, type PolicyData, type StoredPolicy } from './store.js';
+export { loadPolicyData, toMatrix, fromMatrix, diffGrants, grantKey, customPolicyText, type PolicyData, type StoredPolicy } from './store.js';
 export { authorizeRecord, listAuthorized, HARD_PAGE_LIMIT } from './records.js';

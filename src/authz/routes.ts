@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../db/index.js';
-import { actorOf, defineRoute, requestContext, type Authorizer, type Principal, type RouteDefinition } from '../http/index.js';
+import { actorOf, defineRoute, requestContext, requireFreshAuth, type Authorizer, type Principal, type RouteDefinition } from '../http/index.js';
 import { constraintFor } from './constraint.js';
 import { decide } from './decide.js';
 import { runDrift } from './drift.js';
@@ -34,6 +34,12 @@ export function policyAuthorizer(authz: Authz): Authorizer {
   };
 }
 
+/**
+ * Changing who may do what is a role grant in effect (ID-7): it needs a passkey proven within the
+ * last five minutes (step-up), checked after authorization and computed at every request.
+ */
+const ROLE_GRANT_STEP_UP = requireFreshAuth({ maxAgeSeconds: 300, factor: 'webauthn' });
+
 const name = z.string().regex(/^[a-z][a-z0-9_.:-]{0,62}$/, 'lowercase name');
 const justification = z.string().max(2000).optional();
 
@@ -48,7 +54,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
         const data = await authz.data(principal!.tenantId);
         return {
           roles: data.roles,
-          resources: authz.resources.map((r) => ({ name: r.name, actions: r.actions, attributes: Object.keys(r.attributes ?? {}) })),
+          resources: [...authz.resources, ...(data.resources ?? [])].map((r) => ({ name: r.name, actions: r.actions, attributes: Object.keys(r.attributes ?? {}) })),
           matrix: toMatrix(data.grants),
           rules: data.rules,
         };
@@ -57,7 +63,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'PUT',
       url: '/api/v1/authz/matrix/:role/:resource',
-      auth: { action: 'update', resource: 'matrix', justify: true },
+      auth: { action: 'update', resource: 'matrix', justify: true, fresh: ROLE_GRANT_STEP_UP },
       summary: 'Set the actions one role holds on one resource (justification required)',
       params: z.strictObject({ role: name, resource: name }),
       body: z.strictObject({ actions: z.array(name).max(64), justification }),
@@ -74,7 +80,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'PUT',
       url: '/api/v1/authz/policies/:id',
-      auth: { action: 'create', resource: 'authz_policy', justify: true },
+      auth: { action: 'create', resource: 'authz_policy', justify: true, fresh: ROLE_GRANT_STEP_UP },
       summary: 'Add or replace a Cedar policy (validated against the schema; justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ cedar: z.string().min(1).max(20_000), description: z.string().max(500).optional(), justification }),
@@ -84,7 +90,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/authz/policies/:id',
-      auth: { action: 'delete', resource: 'authz_policy', justify: true },
+      auth: { action: 'delete', resource: 'authz_policy', justify: true, fresh: ROLE_GRANT_STEP_UP },
       summary: 'Remove a Cedar policy (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),
@@ -94,7 +100,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'PUT',
       url: '/api/v1/authz/rules/:id',
-      auth: { action: 'update', resource: 'matrix', justify: true },
+      auth: { action: 'update', resource: 'matrix', justify: true, fresh: ROLE_GRANT_STEP_UP },
       summary: 'Add or replace an attribute rule (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ rule: z.record(z.string(), z.unknown()), justification }),
@@ -104,7 +110,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/authz/rules/:id',
-      auth: { action: 'update', resource: 'matrix', justify: true },
+      auth: { action: 'update', resource: 'matrix', justify: true, fresh: ROLE_GRANT_STEP_UP },
       summary: 'Remove an attribute rule (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),

@@ -19,6 +19,12 @@ import type { AttributeRule, AuthzPrincipal, AuthzResource, Decision, ResourceDe
 
 export { MIN_JUSTIFICATION, requireJustification };
 
+/**
+ * Resources a tenant adds to its catalog (app resources, once an app is applied), read in the
+ * caller's transaction. Without it the catalog is the static one.
+ */
+export type TenantResources = (trx: Transaction<Schema>, tenantId: string) => Promise<ResourceDefinition[]>;
+
 export type ChangeInput = { tenantId: string; actor: Actor; justification: unknown; context?: RequestContext };
 
 export type Authz = {
@@ -39,18 +45,22 @@ export type Authz = {
 
 type CacheEntry = { set: CompiledPolicySet; expires: number };
 
-export function createAuthz({ db, audit, clock = systemClock, resources = BUILTIN_RESOURCES, cacheTtlMs = 2000 }: { db: Database; audit: AuditLog; clock?: Clock; resources?: ResourceDefinition[]; cacheTtlMs?: number }): Authz {
+export function createAuthz({ db, audit, clock = systemClock, resources = BUILTIN_RESOURCES, cacheTtlMs = 2000, tenantResources }: { db: Database; audit: AuditLog; clock?: Clock; resources?: ResourceDefinition[]; cacheTtlMs?: number; tenantResources?: TenantResources }): Authz {
   const cache = new Map<string, CacheEntry>();
   const compile = (data: PolicyData, override: Partial<{ grants: GrantTriple[]; policies: PolicyData['policies']; rules: AttributeRule[] }> = {}) =>
     compilePolicySet({
-      resources,
+      resources: data.resources?.length ? [...resources, ...data.resources] : resources,
       roles: data.roles.map((r) => r.name),
       matrix: toMatrix(override.grants ?? data.grants),
       rules: override.rules ?? data.rules,
       customPolicies: customPolicyText(override.policies ?? data.policies),
     });
   const system = (tenantId: string) => ({ tenantId, actor: { type: 'system', id: 'authz' } as const });
-  const data = (tenantId: string) => withTenant(db, system(tenantId), (trx) => loadPolicyData(trx, tenantId), { readOnly: true });
+  const load = async (trx: Transaction<Schema>, tenantId: string): Promise<PolicyData> => {
+    const loaded = await loadPolicyData(trx, tenantId);
+    return tenantResources ? { ...loaded, resources: await tenantResources(trx, tenantId) } : loaded;
+  };
+  const data = (tenantId: string) => withTenant(db, system(tenantId), (trx) => load(trx, tenantId), { readOnly: true });
 
   async function policySet(tenantId: string): Promise<CompiledPolicySet> {
     const hit = cache.get(tenantId);
@@ -105,7 +115,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     async setGrants(input) {
       const justification = requireJustification(input.justification);
       const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await loadPolicyData(trx, input.tenantId);
+        const current = await load(trx, input.tenantId);
         if (!current.roles.some((r) => r.name === input.role)) throw new RampartError('not_found', { detail: `no role "${input.role}"` });
         const others = current.grants.filter((g) => !(g.role === input.role && g.resource === input.resource));
         const next = [...others, ...[...new Set(input.actions)].map((action) => ({ role: input.role, resource: input.resource, action }))];
@@ -132,7 +142,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     async putPolicy(input) {
       const justification = requireJustification(input.justification);
       const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await loadPolicyData(trx, input.tenantId);
+        const current = await load(trx, input.tenantId);
         const policy = { id: input.id, cedar: input.cedar, description: input.description ?? '' };
         const set = compile(current, { policies: [...current.policies.filter((p) => p.id !== input.id), policy] }); // 400 on invalid Cedar
         const existed = current.policies.some((p) => p.id === input.id);
@@ -147,7 +157,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     async deletePolicy(input) {
       const justification = requireJustification(input.justification);
       const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await loadPolicyData(trx, input.tenantId);
+        const current = await load(trx, input.tenantId);
         const existing = current.policies.find((p) => p.id === input.id);
         if (!existing) throw new RampartError('not_found', { detail: `no policy "${input.id}"` });
         const changeId = await recordChange(trx, { ...input, kind: 'policy', justification, summary: `removed policy ${input.id}`, added: [], removed: [existing], action: 'authz.policy.deleted', target: { type: 'authz_policy', id: input.id } });
@@ -163,7 +173,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
       if (!parsed.success) throw new RampartError('validation_failed', { detail: 'the rule is malformed', issues: parsed.error.issues.map((i) => ({ in: 'body', pointer: `/rule/${i.path.join('/')}`, message: i.message })) });
       const rule = parsed.data;
       const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await loadPolicyData(trx, input.tenantId);
+        const current = await load(trx, input.tenantId);
         compile(current, { rules: [...current.rules.filter((r) => r.id !== rule.id), rule] }); // 400 on an invalid rule
         const previous = current.rules.filter((r) => r.id === rule.id);
         const changeId = await recordChange(trx, { ...input, kind: 'rule', justification, summary: `${previous.length ? 'replaced' : 'added'} rule ${rule.id}`, added: [rule], removed: previous, action: 'authz.rule.updated', target: { type: 'authz_rule', id: rule.id } });
@@ -177,7 +187,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     async deleteRule(input) {
       const justification = requireJustification(input.justification);
       const outcome = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await loadPolicyData(trx, input.tenantId);
+        const current = await load(trx, input.tenantId);
         const existing = current.rules.find((r) => r.id === input.id);
         if (!existing) throw new RampartError('not_found', { detail: `no rule "${input.id}"` });
         const changeId = await recordChange(trx, { ...input, kind: 'rule', justification, summary: `removed rule ${input.id}`, added: [], removed: [existing], action: 'authz.rule.deleted', target: { type: 'authz_rule', id: input.id } });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { canonicalJson } from '../audit/index.js';
 import type { GrantTriple, Schema } from '../db/index.js';
-import type { AttributeRule, Matrix } from './types.js';
+import type { AttributeRule, Matrix, ResourceDefinition } from './types.js';
 
 /** SQL for the authorization tables. Every function runs in the caller's transaction. */
 
@@ -12,6 +12,8 @@ export type PolicyData = {
   grants: GrantTriple[];
   rules: AttributeRule[];
   policies: StoredPolicy[];
+  /** Resources this tenant adds to the static catalog (e.g. applied apps), when the service loads them. */
+  resources?: ResourceDefinition[];
 };
 
 const byTriple = (a: GrantTriple, b: GrantTriple) => `${a.role}\u0000${a.resource}\u0000${a.action}`.localeCompare(`${b.role}\u0000${b.resource}\u0000${b.action}`);

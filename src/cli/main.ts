@@ -5,6 +5,8 @@ import { userInfo } from 'node:os';
 import { createAuthz, runDrift, runDriftForAllTenants, toMatrix } from '../authz/index.js';
 import { createAuditLog, loadCheckpointSigner, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type VerifyReport } from '../audit/index.js';
 import { ConfigError, createLogger, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
+import { registerAppCommands } from './apps.js';
+import { registerKeyCommands } from './keys.js';
 import { type Actor, createJobQueue, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
 
 /**
@@ -23,7 +25,8 @@ function configFrom(io: CliIo, overrides: RampartConfigInput = {}): RampartConfi
 }
 
 async function openForCli(config: RampartConfig, env: NodeJS.ProcessEnv = process.env) {
-  const log = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  // Command output owns stdout (it may be JSON for a script); the CLI's own log lines go to stderr.
+  const log = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, destination: { write: (line: string) => void process.stderr.write(line) } });
   const secrets = secretsProviderFor(config, env);
   const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir, appUrl: config.database.appUrl, poolSize: 2, secrets, log });
   return { db, log, secrets };
@@ -349,6 +352,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--tenant <slug>', 'only this tenant')
     .option('--json', 'JSON output')
     .action(action((flags: { tenant?: string; json?: boolean }) => driftCommand(io, flags)));
+  registerAppCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
+  registerKeyCommands(program, { out: io.out, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('verify')

@@ -7,6 +7,7 @@ import {
   configSchema,
   ENV_KEYS,
   loadConfig,
+  mailTransportOf,
   productionProblems,
   redactConfig,
   redactUrl,
@@ -464,6 +465,16 @@ describe('productionProblems (DE-1, DA-3)', () => {
     const problems = productionProblems(production(), { RAMPART_SECRET_MASTER_KEY: 'AAAA', RAMPART_SECRET_DATABASE_PASSWORD: 'pw' });
     expect(keys(problems).sort()).toEqual(['RAMPART_SECRET_DATABASE_PASSWORD', 'RAMPART_SECRET_MASTER_KEY']);
     expect(JSON.stringify(problems)).not.toContain('AAAA');
+  });
+
+  it('ID-4 mail: production refuses the development outbox; without an SMTP URL mail is disabled, not the outbox', () => {
+    expect(productionProblems(production(), {}).map((p) => p.key)).not.toContain('mail.transport');
+    expect(mailTransportOf(production())).toBe('disabled');
+    expect(mailTransportOf(load({ env: {} }))).toBe('outbox');
+    expect(mailTransportOf(load({ env: { RAMPART_SMTP_URL: 'smtps://relay.example.com:465' } }))).toBe('smtp');
+    expect(keys(productionProblems(production({ mail: { transport: 'outbox' } }), {}))).toEqual(['mail.transport']);
+    expect(() => load({ env: { RAMPART_SMTP_URL: 'smtp://u:hunter2@relay.example.com' } })).toThrow(ConfigError);
+    expect(() => load({ env: { RAMPART_MAIL_TRANSPORT: 'smtp' } })).toThrow(/smtpUrl/);
   });
 
   it('DE-1 ignores an empty RAMPART_SECRET_* variable', () => {

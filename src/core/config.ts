@@ -112,6 +112,57 @@ export const configSchema = z.strictObject({
       driftIntervalSeconds: z.coerce.number().int().min(60).max(86_400 * 30).default(86_400),
     })
     .prefault({}),
+  oidc: z
+    .strictObject({
+      /** ID-1: access tokens live minutes. */
+      accessTokenTtlSeconds: z.coerce.number().int().min(60).max(3600).default(600),
+      idTokenTtlSeconds: z.coerce.number().int().min(60).max(3600).default(600),
+      /** Absolute lifetime of a refresh-token chain (rotation never extends it). */
+      refreshTokenTtlSeconds: z.coerce.number().int().min(300).max(86_400 * 90).default(86_400 * 14),
+      /** ID-3: signing keys rotate on this schedule (default 90 days). */
+      keyRotationDays: z.coerce.number().int().min(1).max(365).default(90),
+      /** How long a retired key stays in JWKS (at least the ID token lifetime; logout hints use it). */
+      retiredKeyRetentionSeconds: z.coerce.number().int().min(3600).max(86_400 * 90).default(86_400 * 7),
+      /** Extra redirect URIs of the `rampart-dashboard` client (the server's own `/dashboard/callback` is always allowed). */
+      dashboardRedirectUris: z.array(z.url()).max(20).default([]),
+    })
+    .prefault({}),
+  /**
+   * Identity mail (magic links, ID-4). `smtp` needs `smtpUrl` (`smtp://` with STARTTLS required
+   * unless `requireTls: false`, or `smtps://`; the password in the secret `passwordSecret`, never
+   * in the URL). Unset transport: `smtp` when a URL is given, else the in-memory development
+   * `outbox` (shown at /dev/outbox), or `disabled` in production, which refuses the outbox.
+   */
+  mail: z
+    .strictObject({
+      transport: z.enum(['smtp', 'outbox', 'disabled']).optional(),
+      smtpUrl: z
+        .url({ protocol: /^smtps?$/ })
+        .refine((url) => !new URL(url).password, 'put the SMTP password in a secret (passwordSecret), not in the URL')
+        .optional(),
+      passwordSecret: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/).optional(),
+      requireTls: boolFromEnv.default(true),
+      caFile: z.string().min(1).optional(),
+      from: z.email().max(320).default('no-reply@rampart.localhost'),
+    })
+    .refine((mail) => mail.transport !== 'smtp' || Boolean(mail.smtpUrl), { message: 'the smtp transport needs smtpUrl', path: ['smtpUrl'] })
+    .prefault({}),
+  /**
+   * Billing (BI-1, BI-2). `psp`: the built-in sandbox (development; refused in production),
+   * Stripe (secret `stripe_secret_key`) or disabled; unset: sandbox outside production, disabled
+   * in production (see `billingPspOf`). Webhook signing secrets come from the secret
+   * `billing_webhook_secrets` (one per line, newest first, for rotation). The sandbox listens on
+   * its own port (its own origin) outside tests unless `sandbox.listen` says otherwise.
+   */
+  billing: z
+    .strictObject({
+      psp: z.enum(['sandbox', 'stripe', 'disabled']).optional(),
+      webhookToleranceSeconds: z.coerce.number().int().min(10).max(3600).default(300),
+      renewalIntervalSeconds: z.coerce.number().int().min(10).max(86_400).default(60),
+      seedDemoCatalog: boolFromEnv.default(true),
+      sandbox: z.strictObject({ listen: boolFromEnv.optional(), host: z.string().min(1).default('127.0.0.1'), port: port.default(0) }).prefault({}),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       checkpointIntervalSeconds: z.coerce.number().int().min(10).max(86_400 * 7).default(3600),
@@ -151,6 +202,12 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_DEMO: 'demo.seed',
   RAMPART_AUDIT_CHECKPOINT_SECONDS: 'audit.checkpointIntervalSeconds',
   RAMPART_DRIFT_INTERVAL_SECONDS: 'authz.driftIntervalSeconds',
+  RAMPART_BILLING_PSP: 'billing.psp',
+  RAMPART_BILLING_SANDBOX_PORT: 'billing.sandbox.port',
+  RAMPART_MAIL_TRANSPORT: 'mail.transport',
+  RAMPART_SMTP_URL: 'mail.smtpUrl',
+  RAMPART_MAIL_FROM: 'mail.from',
+  RAMPART_OIDC_KEY_ROTATION_DAYS: 'oidc.keyRotationDays',
 };
 /** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
 const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];
@@ -290,6 +347,7 @@ export function redactConfig(config: RampartConfig): RampartConfig {
     ...config,
     database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) },
     redis: { ...config.redis, url: redactUrl(config.redis.url) },
+    mail: config.mail.smtpUrl ? { ...config.mail, smtpUrl: redactSinkUrl(config.mail.smtpUrl) } : config.mail,
     audit: { ...config.audit, sinks: config.audit.sinks.map(redactSink), alertSinks: config.audit.alertSinks.map(redactSink) },
   };
 }
@@ -324,7 +382,19 @@ export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv
     problems.push({ key: 'RAMPART_TLS_CERT', source: 'default', message: `listening on ${config.http.host} without TLS; give --tls-cert/--tls-key or run behind a TLS proxy (RAMPART_TRUST_PROXY=true)` });
   }
   if (config.demo.seed) problems.push({ key: 'RAMPART_DEMO', source: 'env', message: 'the demo tenant must not be seeded in production' });
+  if (billingPspOf(config) === 'sandbox') problems.push({ key: 'billing.psp', source: 'config', message: 'the sandbox PSP takes test cards only; set billing.psp to "stripe" (RAMPART_BILLING_PSP) with the stripe_secret_key secret' });
+  if (mailTransportOf(config) === 'outbox') problems.push({ key: 'mail.transport', source: 'config', message: 'the outbox keeps mail in memory and shows it on an open page; configure mail.smtpUrl (RAMPART_SMTP_URL)' });
   return problems;
+}
+
+/** The payment provider in effect: explicit, else the sandbox outside production and none in production. */
+export function billingPspOf(config: RampartConfig): 'sandbox' | 'stripe' | 'disabled' {
+  return config.billing.psp ?? (config.env === 'production' ? 'disabled' : 'sandbox');
+}
+
+/** The mail transport in effect: explicit, else smtp with a URL, else the outbox (development) or disabled (production). */
+export function mailTransportOf(config: RampartConfig): 'smtp' | 'outbox' | 'disabled' {
+  return config.mail.transport ?? (config.mail.smtpUrl ? 'smtp' : config.env === 'production' ? 'disabled' : 'outbox');
 }
 
 export function tlsConfigProblems(config: RampartConfig): ConfigIssue[] {

@@ -85,6 +85,25 @@ export function unwrapDataKey(input: { ring: KekRing; tenantId: string; wrappedK
   return open(kek.key, input.wrappedKey.wrapped, wrapAad(input.tenantId, input.wrappedKey.keyId));
 }
 
+/**
+ * Platform secrets that belong to no tenant (OIDC token signing keys) sealed directly under the
+ * master key. The AAD binds the ciphertext to its context and id, so a sealed key copied onto
+ * another row does not open.
+ */
+const systemAad = (context: string, id: string) => `rampart:system:v1|${context}|${id}`;
+
+export function sealWithMasterKey(input: { ring: KekRing; context: string; id: string; plaintext: string | Buffer }): { kekId: string; ciphertext: string } {
+  const plaintext = typeof input.plaintext === 'string' ? Buffer.from(input.plaintext, 'utf8') : input.plaintext;
+  const kek = input.ring.current;
+  return { kekId: kek.id, ciphertext: seal(kek.key, plaintext, systemAad(input.context, input.id)).toString('base64url') };
+}
+
+export function openWithMasterKey(input: { ring: KekRing; context: string; id: string; kekId: string; ciphertext: string }): Buffer {
+  const kek = input.ring.byId.get(input.kekId);
+  if (!kek) throw new RampartError('internal', { detail: `master key ${input.kekId} is not loaded; add it as master_key.previous before rotating it out` });
+  return open(kek.key, Buffer.from(input.ciphertext, 'base64url'), systemAad(input.context, input.id));
+}
+
 const valueAad = (tenantId: string, keyId: string, context: string) => `rampart:value:v1|${tenantId}|${keyId}|${context}`;
 
 /** `rk1.<keyId>.<base64url(iv|tag|ciphertext)>` */

@@ -12,6 +12,8 @@ export const ERROR_CATALOGUE = {
   validation_failed: { status: 400, title: 'Validation failed' },
   malformed_json: { status: 400, title: 'Malformed JSON body' },
   unauthenticated: { status: 401, title: 'Authentication required' },
+  /** Signed in, but the route needs a recent re-verification (step-up, ID-7). */
+  step_up_required: { status: 401, title: 'Step-up authentication required' },
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },

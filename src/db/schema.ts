@@ -179,6 +179,8 @@ export type SessionsTable = {
   user_agent: string | null;
   revoked_at: Date | null;
   revoked_reason: string | null;
+  /** When this session last proved a passkey (sign-in or step-up, ID-7); freshness is computed from it. */
+  webauthn_verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 };
 export type TotpCredentialsTable = {
   tenant_id: string;
@@ -207,15 +209,20 @@ export type WebauthnCredentialsTable = {
 export type WebauthnChallengesTable = {
   tenant_id: string;
   id: string;
-  session_id: string;
-  user_id: string;
+  /** Null only for username-less sign-in ('sign_in'), where no session or user exists yet. */
+  session_id: string | null;
+  user_id: string | null;
   challenge: string;
-  purpose: 'register' | 'authenticate';
+  purpose: 'register' | 'authenticate' | 'step_up' | 'sign_in';
   expires_at: Date;
   used_at: Date | null;
   created_at: Timestamp;
 };
 export type RecoveryCodesTable = { tenant_id: string; id: string; user_id: string; code_hash: string; used_at: Date | null; created_at: Timestamp };
+/** Magic sign-in links (one factor, ID-4): single use, 15 minutes, SHA-256 of the token only. */
+export type MagicLinksTable = { tenant_id: string; id: string; user_id: string; token_hash: string; expires_at: Date; used_at: Date | null; ip: string | null; created_at: Timestamp };
+/** First-admin setup tokens printed at start: single use, 24 h, superseded by the next start. */
+export type SetupTokensTable = { tenant_id: string; id: string; token_hash: string; expires_at: Date; used_at: Date | null; used_by: string | null; revoked_at: Date | null; created_at: Timestamp };
 
 export type OidcPayloadsTable = {
   kind: string;
@@ -251,7 +258,35 @@ export type OidcClientsTable = {
   updated_at: Timestamp;
 };
 
+/** App builder (migration 8): plans compiled from app specs, their approvals, and installed specs. */
+export type AppPlanStatus = 'pending' | 'approved' | 'applied' | 'failed';
+export type AppPlansTable = {
+  tenant_id: string;
+  id: string;
+  app: string;
+  from_version: number | null;
+  to_version: number;
+  spec: Json;
+  spec_hash: string;
+  steps: Json;
+  sql: string;
+  plan_hash: string;
+  destructive: boolean;
+  status: AppPlanStatus;
+  justification: string;
+  created_by: string;
+  created_at: Timestamp;
+  approved_by: string | null;
+  approved_at: Date | null;
+  applied_by: string | null;
+  applied_at: Date | null;
+  error: string | null;
+};
+export type AppInstalledTable = { tenant_id: string; app: string; version: number; spec: Json; spec_hash: string; resources: Json; plan_id: string; installed_at: Timestamp; updated_at: Timestamp };
+
 export type Schema = {
+  app_plans: AppPlansTable;
+  app_installed: AppInstalledTable;
   oidc_payloads: OidcPayloadsTable;
   oidc_signing_keys: OidcSigningKeysTable;
   oidc_clients: OidcClientsTable;
@@ -263,6 +298,8 @@ export type Schema = {
   recovery_codes: RecoveryCodesTable;
   webauthn_credentials: WebauthnCredentialsTable;
   webauthn_challenges: WebauthnChallengesTable;
+  magic_links: MagicLinksTable;
+  setup_tokens: SetupTokensTable;
   authz_roles: AuthzRolesTable;
   authz_changes: AuthzChangesTable;
   authz_grants: AuthzGrantsTable;

@@ -6,3 +6,4 @@ export { tenantRoutes } from './tenant-routes.js';
 export { toRampartError, PROBLEM_CONTENT_TYPE, installProblemHandlers } from './problem.js';
 export { buildOpenApiDocument, openApiRoute } from './openapi.js';
 export { requestContext, actorOf, withCaller } from './context.js';
+export { requireFreshAuth, assertFreshAuth, isFreshAuth, factorProvenAt, stepUpRequiredProblem, type FreshAuthRequirement, type FreshFactor, type AuthenticationFacts } from './step-up.js';

@@ -1,13 +1,14 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { z } from 'zod';
 import { RampartError, requireJustification, toPointer, type FieldIssue } from '../core/index.js';
+import { assertFreshAuth, isFreshAuthRequirement, type AuthenticationFacts, type FreshAuthRequirement } from './step-up.js';
 
 /**
  * Deny by default (invariant 2, control: AZ-2). Every route declares what it does, as an
  * `{ action, resource }` pair the policy engine decides on, or says out loud that it is public.
  * The server refuses to start with a route that declares neither, however it was registered.
  */
-export type RouteAuth = { action: string; resource: string; justify?: true } | { public: true };
+export type RouteAuth = { action: string; resource: string; justify?: true; fresh?: FreshAuthRequirement } | { public: true };
 
 /**
  * Resources whose mutation is an admin action (control AZ-5): a route that changes one must
@@ -28,7 +29,12 @@ export type Principal = {
   onBehalfOf?: string;
   /** Attributes attribute rules may test (AZ-3). */
   attributes?: { department?: string | null; region?: string | null };
-};
+  /**
+   * Present for OAuth access tokens: the token's scopes (ID-8). A request must fit them as well as
+   * the policy; a session principal has none and is decided by the policy alone.
+   */
+  scopes?: ReadonlySet<string>;
+} & AuthenticationFacts;
 
 export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
 
@@ -51,8 +57,8 @@ export function isRouteAuth(value: unknown): value is RouteAuth {
   if (!value || typeof value !== 'object') return false;
   const auth = value as Record<string, unknown>;
   if (auth.public === true) return Object.keys(auth).length === 1;
-  const known = Object.keys(auth).every((key) => key === 'action' || key === 'resource' || key === 'justify');
-  return known && (auth.justify === undefined || auth.justify === true) && typeof auth.action === 'string' && ACTION.test(auth.action) && typeof auth.resource === 'string' && RESOURCE.test(auth.resource);
+  const known = Object.keys(auth).every((key) => key === 'action' || key === 'resource' || key === 'justify' || key === 'fresh');
+  return known && (auth.justify === undefined || auth.justify === true) && (auth.fresh === undefined || isFreshAuthRequirement(auth.fresh)) && typeof auth.action === 'string' && ACTION.test(auth.action) && typeof auth.resource === 'string' && RESOURCE.test(auth.resource);
 }
 
 export type RouteContext<P, Q, B> = {
@@ -100,11 +106,13 @@ function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part
 
 /**
  * The request pipeline, one row per step:
- * authenticate -> resolve tenant -> authorize -> validate -> handle. (Audit joins with its module.)
+ * authenticate -> resolve tenant -> authorize -> step-up freshness -> validate -> handle. (Audit joins with its module.)
  */
 async function runPipeline(route: RouteDefinition, services: PipelineServices, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const principal = await authenticate(route, services, request);
   if (principal && !('public' in route.auth)) await authorize(route.auth, services, principal, request);
+  // ID-7: after authorization (no hint to callers who may not act at all), before anything else.
+  if (principal && 'fresh' in route.auth && route.auth.fresh) assertFreshAuth(principal, route.auth.fresh);
   if ('justify' in route.auth && route.auth.justify) requireBodyJustification(request.body);
   const context: RouteContext<unknown, unknown, unknown> = {
     request,

@@ -11,6 +11,11 @@ export type ServerOptions = {
   routes: RouteDefinition[];
   authenticate?: Authenticator;
   authorize?: Authorizer;
+  /**
+   * Handlers that need the raw request (the OIDC provider reads its own bodies). Each registers its
+   * routes in its own encapsulated scope; the deny-by-default guard still sees every one of them.
+   */
+  mounts?: Array<(app: FastifyInstance) => Promise<void>>;
   /** PEM key and certificate; when given the listener is HTTPS with TLS 1.2 as the floor (control: DA-3). */
   tls?: { key: Buffer; cert: Buffer };
 };
@@ -86,6 +91,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
 
   const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly };
   for (const route of options.routes) registerRoute(app, services, route);
+  for (const mount of options.mounts ?? []) await mount(app);
   await app.ready();
   return { app, routeTable };
 }

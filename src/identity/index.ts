@@ -8,3 +8,7 @@ export * from './credentials/index.js';
 export * from './throttle/index.js';
 export * from './accounts/index.js';
 export * from './sessions/index.js';
+export * from './mail/index.js';
+export * from './stepup/index.js';
+export { loginUiRoutes, safeReturnTo, RETURN_TO_MAX_LENGTH, type LoginUiDeps } from './ui/index.js';
+export * from './oidc/index.js';

@@ -3,10 +3,19 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 import { z } from 'zod';
 import { RampartError } from '../core/index.js';
 import { findTenantBySlug } from '../db/index.js';
-import { actorOf, defineRoute, requestContext, type RouteDefinition } from '../http/index.js';
+import { actorOf, defineRoute, requestContext, requireFreshAuth, type RouteDefinition } from '../http/index.js';
 import {
   acceptInvitation,
   beginPasskeyAuthentication,
+  beginPasskeySignIn,
+  completeSetup,
+  consumeMagicLink,
+  finishPasskeySignIn,
+  listPasskeys,
+  removePasskey,
+  removeTotp,
+  renamePasskey,
+  requestMagicLink,
   beginPasskeyRegistration,
   beginTotpEnrollment,
   confirmTotpEnrollment,
@@ -19,7 +28,9 @@ import {
   type AccountDeps,
 } from './accounts/index.js';
 import { clearSessionCookie, listSessions, readSessionCookie, revokeAllSessions, revokeSession, sessionCookie, validateSession, type SessionView } from './sessions/index.js';
-import { challengeRequiredProblem, type Challenger, type Throttle } from './throttle/index.js';
+import type { Mailer } from './mail/index.js';
+import { beginStepUp, finishStepUp } from './stepup/index.js';
+import { challengeRequiredProblem, throttledProblem, type Challenger, type RequestLimiter, type Throttle } from './throttle/index.js';
 
 /**
  * The identity JSON API (the hosted login pages will call the same operations). Sign-in is two
@@ -28,7 +39,20 @@ import { challengeRequiredProblem, type Challenger, type Throttle } from './thro
  * Every cookie is `__Host-`, HttpOnly, Secure, SameSite=Strict (ID-6).
  */
 
-export type IdentityRouteDeps = { accounts: AccountDeps; throttle: Throttle; challenger: Challenger };
+export type IdentityRouteDeps = {
+  accounts: AccountDeps;
+  throttle: Throttle;
+  challenger: Challenger;
+  /** Magic-link mail (SMTP, the development outbox, or disabled). */
+  mailer: Mailer;
+  /** Request budgets for endpoints that check no credential (ID-9). */
+  limiter: RequestLimiter;
+  /** Origin links in mail point to (the public URL, else http://localhost:PORT). */
+  publicBaseUrl: string;
+};
+
+/** Granting roles is high-risk (ID-7): a passkey proven within five minutes. */
+export const ROLE_GRANT_STEP_UP = requireFreshAuth({ maxAgeSeconds: 300, factor: 'webauthn' });
 
 const slug = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'a tenant slug');
 const code = z.string().min(1).max(64);
@@ -74,9 +98,16 @@ function cookieToken(request: FastifyRequest): string {
   return token;
 }
 
+async function spendBudget(limiter: RequestLimiter, bucket: Parameters<RequestLimiter['take']>[0], key: string) {
+  const decision = await limiter.take(bucket, key);
+  if (!decision.allowed) throw throttledProblem({ allowed: false, retryAfterSeconds: decision.retryAfterSeconds, reason: 'ip' });
+  return decision;
+}
+
 export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
   const { accounts, throttle, challenger } = deps;
   return [
+    ...extraRoutes(deps),
     defineRoute({
       method: 'GET',
       url: '/api/v1/identity/challenge',
@@ -251,11 +282,150 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/members/invitations',
-      auth: { action: 'invite', resource: 'member', justify: true },
+      auth: { action: 'invite', resource: 'member', justify: true, fresh: ROLE_GRANT_STEP_UP },
       summary: 'Invite someone with a role (justification required; the token is shown once)',
       body: z.strictObject({ email: z.email().max(320), role: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), justification: z.string().max(2000) }),
       handler: async ({ principal, body, request, reply }) => {
         const result = await createInvitation(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), email: body.email, role: body.role, justification: body.justification, context: requestContext(request), inviterRoles: principal!.roles });
+        reply.code(201);
+        return result;
+      },
+    }),
+  ];
+}
+
+/**
+ * Step-up, factor management, username-less passkey sign-in, magic links and first-admin setup
+ * (controls ID-4, ID-5, ID-7, ID-9, ID-10). Request and response shapes are documented in
+ * docs/identity-stepup.md for the hosted login pages.
+ */
+function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
+  const { accounts, throttle, challenger, limiter, mailer } = deps;
+  const passkeyId = z.strictObject({ id: z.uuid() });
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/step-up/options',
+      auth: { public: true },
+      summary: 'Start a step-up: passkey options (user verification required) for the signed-in session (ID-7)',
+      handler: async ({ request }) => beginStepUp(accounts, { token: cookieToken(request), context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/step-up/verify',
+      auth: { public: true },
+      summary: 'Finish a step-up with a passkey assertion; routes guarded by requireFreshAuth pass for their max age (ID-7)',
+      body: z.strictObject({ response: authenticationResponse }),
+      handler: async ({ request, reply, body }) => {
+        const result = await finishStepUp(accounts, { token: cookieToken(request), response: body.response as unknown as AuthenticationResponseJSON, context: requestContext(request) });
+        setSession(reply, result.token, result.session);
+        return { verifiedAt: result.verifiedAt, factor: 'webauthn' };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/me/passkeys',
+      auth: { public: true },
+      summary: 'My passkeys (signed-in session only)',
+      handler: async ({ request }) => ({ items: await listPasskeys(accounts, { token: cookieToken(request) }) }),
+    }),
+    defineRoute({
+      method: 'PATCH',
+      url: '/api/v1/me/passkeys/:id',
+      auth: { public: true },
+      summary: 'Rename one of my passkeys',
+      params: passkeyId,
+      body: z.strictObject({ name: z.string().trim().min(1).max(100) }),
+      handler: async ({ request, params, body }) => renamePasskey(accounts, { token: cookieToken(request), id: params.id, name: body.name, context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/api/v1/me/passkeys/:id',
+      auth: { public: true },
+      summary: 'Remove one of my passkeys: needs a step-up within 5 min; never the last factor (ID-4) nor a high-privilege user’s last passkey (ID-5)',
+      params: passkeyId,
+      handler: async ({ request, params }) => removePasskey(accounts, { token: cookieToken(request), id: params.id, context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/api/v1/me/totp',
+      auth: { public: true },
+      summary: 'Remove my authenticator app: needs a re-verification within 5 min; never the last factor (ID-4)',
+      handler: async ({ request }) => removeTotp(accounts, { token: cookieToken(request), context: requestContext(request) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/:tenant/passkeys/sign-in/options',
+      auth: { public: true },
+      summary: 'Username-less passkey sign-in: options without allowCredentials, user verification required',
+      params: z.strictObject({ tenant: slug }),
+      handler: async ({ params, request }) => {
+        const tenantId = await tenantFromSlug(deps, params.tenant);
+        await spendBudget(limiter, 'passkey-options:ip', request.ip);
+        return beginPasskeySignIn(accounts, { tenantId });
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/:tenant/passkeys/sign-in/verify',
+      auth: { public: true },
+      summary: 'Username-less passkey sign-in: a user-verified assertion yields a full session (ID-4, ID-5, ID-9)',
+      params: z.strictObject({ tenant: slug }),
+      body: z.strictObject({ response: authenticationResponse }),
+      handler: async ({ params, body, request, reply }) => {
+        const tenantId = await tenantFromSlug(deps, params.tenant);
+        const result = await finishPasskeySignIn(accounts, { tenantId, response: body.response as unknown as AuthenticationResponseJSON, ip: request.ip, context: requestContext(request), throttle });
+        setSession(reply, result.token, result.session);
+        return { stage: result.stage, user: result.user };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/:tenant/magic-link',
+      auth: { public: true },
+      summary: 'Mail a single-use sign-in link (15 min); always 202, whatever the account state (ID-9, ID-10)',
+      params: z.strictObject({ tenant: slug }),
+      body: z.strictObject({ email: z.string().min(1).max(320), altcha: z.string().max(4096).optional() }),
+      handler: async ({ params, body, request, reply }) => {
+        const tenantId = await tenantFromSlug(deps, params.tenant);
+        const perIp = await spendBudget(limiter, 'magic-link:ip', request.ip);
+        const account = `${tenantId}/${body.email.normalize('NFKC').trim().toLowerCase()}`;
+        // As on the password form: a sent solution is always verified (and spent).
+        const challengeSolved = body.altcha ? await challenger.verify(body.altcha) : false;
+        if (!challengeSolved && (perIp.overSoftLimit || (await throttle.needsChallenge({ ip: request.ip, account })))) throw challengeRequiredProblem();
+        // Over the per-account budget the answer is the same 202, but no mail leaves (no mail bombing, no lockout signal).
+        const perAccount = await limiter.take('magic-link:account', account);
+        await requestMagicLink({ ...accounts, mailer, publicBaseUrl: deps.publicBaseUrl }, { tenantId, tenantSlug: params.tenant, email: body.email, context: requestContext(request), sendMail: perAccount.allowed });
+        reply.code(202);
+        return { status: 'accepted', detail: 'if this address has an account, a sign-in link is on its way' };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/:tenant/magic-link/consume',
+      auth: { public: true },
+      summary: 'Spend a sign-in link: a pending session like the password step; the second factor is still required (ID-4)',
+      params: z.strictObject({ tenant: slug }),
+      body: z.strictObject({ token: z.string().min(16).max(200) }),
+      handler: async ({ params, body, request, reply }) => {
+        const tenantId = await tenantFromSlug(deps, params.tenant);
+        await spendBudget(limiter, 'magic-link-consume:ip', request.ip);
+        const result = await consumeMagicLink(accounts, { tenantId, token: body.token, ip: request.ip, context: requestContext(request) });
+        setSession(reply, result.token, result.session);
+        return { stage: result.stage, user: result.user };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/:tenant/setup',
+      auth: { public: true },
+      summary: 'First-admin setup with the one-time link printed at start: creates the owner account (then forced MFA and passkey apply)',
+      params: z.strictObject({ tenant: slug }),
+      body: z.strictObject({ token: z.string().min(16).max(200), email: z.string().min(1).max(320), displayName: z.string().min(1).max(200), password: z.string().max(1024) }),
+      handler: async ({ params, body, request, reply }) => {
+        const tenantId = await tenantFromSlug(deps, params.tenant);
+        await spendBudget(limiter, 'setup:ip', request.ip);
+        const result = await completeSetup(accounts, { tenantId, token: body.token, email: body.email, displayName: body.displayName, password: body.password, context: requestContext(request) });
         reply.code(201);
         return result;
       },

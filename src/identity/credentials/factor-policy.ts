@@ -52,6 +52,11 @@ export type MfaInput = {
   /** The password was verified in this authentication. */
   passwordVerified?: boolean;
   /**
+   * A single-use sign-in link mailed to the account was used (magic link): like the password, ONE
+   * factor (possession of the mailbox), recorded as amr `otp` (a one-time secret sent out of band).
+   */
+  linkVerified?: boolean;
+  /**
    * Second factors the account holds (required, so a caller cannot mistake "not presented" for
    * "not enrolled" and let someone add a factor without proving an existing one).
    */
@@ -76,18 +81,20 @@ export function assertMfaSatisfied(input: MfaInput): MfaDecision {
   const highPrivilege = new Set([...BUILT_IN_HIGH_PRIVILEGE_ROLES, ...(input.highPrivilegeRoles ?? [])]);
   const isHighPrivilege = input.roles.some((role) => highPrivilege.has(role));
   const isPasswordVerified = input.passwordVerified === true;
+  const isLinkVerified = input.linkVerified === true;
+  const hasFirstFactor = isPasswordVerified || isLinkVerified;
   const webauthn = input.factors.filter((factor) => factor.kind === 'webauthn');
   const hasOtp = input.factors.some((factor) => factor.kind === 'totp' || factor.kind === 'recovery');
-  const isMultiFactor = input.factors.some(isUserVerifiedPasskey) || (isPasswordVerified && input.factors.length > 0);
+  const isMultiFactor = input.factors.some(isUserVerifiedPasskey) || (hasFirstFactor && input.factors.length > 0);
   const isPhishingResistant = isMultiFactor && webauthn.length > 0;
 
   const amr = new Set<AmrValue>();
   if (isPasswordVerified) amr.add('pwd');
-  if (hasOtp) amr.add('otp');
+  if (hasOtp || isLinkVerified) amr.add('otp');
   for (const factor of webauthn) amr.add(factor.hardwareBound ? 'hwk' : 'swk');
   if (isMultiFactor) amr.add('mfa');
 
-  const hasAnyFactor = isPasswordVerified || input.factors.length > 0;
+  const hasAnyFactor = hasFirstFactor || input.factors.length > 0;
   const acr: AcrValue = isPhishingResistant ? ACR.phishingResistant : isMultiFactor ? ACR.mfa : hasAnyFactor ? ACR.singleFactor : ACR.none;
 
   const isEnrolled = input.enrolled.some((kind) => kind === 'totp' || kind === 'webauthn');

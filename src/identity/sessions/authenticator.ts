@@ -3,7 +3,28 @@ import { systemClock, type Clock } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
 import type { Authenticator, Principal } from '../../http/index.js';
 import { readSessionCookie } from './cookie.js';
-import { validateSession } from './operations/validate-session.js';
+import { validateSession, type ValidSession } from './operations/validate-session.js';
+
+/**
+ * The Principal of a valid session. Besides who it is, it carries how and when it authenticated
+ * (`authTime`, `amr`, `acr`) and when a passkey was last proven (`factorTimes.webauthn`), so a
+ * route's step-up guard (ID-7) computes freshness from them at check time; `validatedAt` is the
+ * authenticator's clock for that computation.
+ */
+export function principalOfSession(valid: ValidSession, now: Date): Principal {
+  return {
+    type: 'user',
+    id: valid.user.id,
+    tenantId: valid.session.tenant_id,
+    roles: valid.user.roles,
+    attributes: { department: valid.user.department, region: valid.user.region },
+    authTime: valid.session.auth_time,
+    amr: valid.session.amr,
+    acr: valid.session.acr,
+    factorTimes: { webauthn: valid.session.webauthn_verified_at ?? undefined },
+    validatedAt: now,
+  };
+}
 
 /**
  * The request pipeline's Authenticator for browser sessions. Reads only the `__Host-` session
@@ -18,12 +39,6 @@ export function sessionAuthenticator({ db, clock = systemClock }: { db: Database
     if (!token) return null;
     const valid = await validateSession({ db, clock }, token);
     if (!valid) return null;
-    return {
-      type: 'user',
-      id: valid.user.id,
-      tenantId: valid.session.tenant_id,
-      roles: valid.user.roles,
-      attributes: { department: valid.user.department, region: valid.user.region },
-    };
+    return principalOfSession(valid, clock.now());
   };
 }

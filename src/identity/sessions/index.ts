@@ -4,8 +4,8 @@ export { SESSION_IDLE_SECONDS, SESSION_ABSOLUTE_SECONDS, PENDING_SESSION_SECONDS
 export { hashToken, randomToken, parseSessionToken } from './tokens.js';
 export { type SessionRow, type SessionView, type SessionStage } from './store.js';
 export { createSession, expiriesFor, type CreateSessionInput } from './operations/create-session.js';
-export { upgradeSession } from './operations/upgrade-session.js';
+export { upgradeSession, recordStepUp } from './operations/upgrade-session.js';
 export { validateSession, checkSession, type ValidSession, type ValidateOptions } from './operations/validate-session.js';
 export { revokeSession, revokeAllSessions, type RevokeDeps } from './operations/revoke-session.js';
 export { listSessions } from './operations/list-sessions.js';
-export { sessionAuthenticator } from './authenticator.js';
+export { sessionAuthenticator, principalOfSession } from './authenticator.js';

@@ -5,3 +5,4 @@ export { createReplayStore, DEFAULT_KEY_PREFIX, type ThrottleStore, type OnceSto
 export { createChallenger, CHALLENGE_DEFAULTS, type Challenger, type ChallengerOptions, type ChallengeAlgorithm } from './challenge.js';
 export { throttledProblem, retryAfterHeader, challengeRequiredProblem } from './problem.js';
 export { normalizeAccount, ipBucket, createKeyHasher, type KeyHasher } from './keys.js';
+export { createRequestLimiter, DEFAULT_REQUEST_BUDGETS, type RequestLimiter, type RequestBucket, type RequestBudget, type RequestDecision } from './request-limiter.js';

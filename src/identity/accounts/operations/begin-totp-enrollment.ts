@@ -12,15 +12,15 @@ export const TOTP_SECRET_CONTEXT = 'totp_credentials.secret_ciphertext';
  * Starts TOTP enrollment for the session's user: a new secret, sealed under the tenant's data key,
  * unconfirmed until a code proves the app holds it. Refused when a TOTP factor is already
  * confirmed: replacing a factor needs re-verification of the existing one (supabase/auth#1615),
- * which lands with step-up.
+ * which the step-up freshness check (five minutes) enforces.
  */
 export async function beginTotpEnrollment(
   deps: AccountDeps,
   input: { token: string; context?: RequestContext },
 ): Promise<{ secret: string; otpauthUri: string; qrSvg: string; qrDataUri: string }> {
-  return withSessionUser(deps, input.token, async (trx, valid) => {
+  return withSessionUser(deps, input.token, async (trx, valid, clock) => {
     const tenantId = valid.session.tenant_id;
-    await assertMayAddFactor(trx, valid);
+    await assertMayAddFactor(trx, valid, clock);
     const existing = await trx.selectFrom('totp_credentials').select('confirmed_at').where('user_id', '=', valid.user.id).executeTakeFirst();
     if (existing?.confirmed_at) throw new RampartError('conflict', { detail: 'an authenticator app is already enrolled' });
     const user = await findUserById(trx, valid.user.id);

@@ -17,7 +17,7 @@ const wrongCode = () => new RampartError('validation_failed', { detail: 'body /c
 export async function confirmTotpEnrollment(deps: AccountDeps, input: { token: string; code: string; context?: RequestContext }): Promise<FactorResult & { recoveryCodes: string[] }> {
   return withSessionUser(deps, input.token, async (trx, valid, clock) => {
     const tenantId = valid.session.tenant_id;
-    await assertMayAddFactor(trx, valid);
+    await assertMayAddFactor(trx, valid, clock);
     const row = await trx.selectFrom('totp_credentials').selectAll().where('user_id', '=', valid.user.id).where('confirmed_at', 'is', null).executeTakeFirst();
     if (!row) throw new RampartError('conflict', { detail: 'no enrollment in progress' });
     const secret = await envelopeFor(trx, deps.ring).decryptText({ tenantId, context: TOTP_SECRET_CONTEXT, ciphertext: row.secret_ciphertext });

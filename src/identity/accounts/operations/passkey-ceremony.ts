@@ -15,7 +15,7 @@ import type { AccountDeps } from '../deps.js';
 export const PASSKEY_CHALLENGE_TTL_MS = 5 * 60_000;
 
 export type RelyingParty = { rpId: string; rpName: string; origins: string[] };
-export type CeremonyPurpose = 'register' | 'authenticate';
+export type CeremonyPurpose = 'register' | 'authenticate' | 'step_up';
 
 export const relyingPartyOf = (deps: AccountDeps): RelyingParty => deps.webauthn ?? { rpId: 'localhost', rpName: 'Rampart', origins: ['http://localhost:3000'] };
 
@@ -66,10 +66,30 @@ export async function recordFailure(deps: AccountDeps, trx: TenantTransaction, v
   await deps.audit.record(trx, {
     tenantId: valid.session.tenant_id,
     actor: { type: 'user', id: valid.user.id },
-    action: purpose === 'register' ? 'identity.mfa.passkey.registration_failed' : 'identity.mfa.failed',
+    action: purpose === 'register' ? 'identity.mfa.passkey.registration_failed' : purpose === 'step_up' ? 'identity.stepup.failed' : 'identity.mfa.failed',
     target: { type: 'user', id: valid.user.id },
     diff: { factor: { after: 'webauthn' }, reason: { after: reason } },
     ...(context ? { context } : {}),
+  });
+  if (reason === 'counter_regression') await recordCounterRegression(deps, trx, { tenantId: valid.session.tenant_id, userId: valid.user.id, context });
+}
+
+/**
+ * A signature counter that did not move forward suggests a cloned authenticator: besides the
+ * refusal, this event raises the `passkey-counter-regression` alert (ID-5, MO-2).
+ */
+export async function recordCounterRegression(
+  deps: Pick<AccountDeps, 'audit'>,
+  trx: TenantTransaction,
+  input: { tenantId: string; userId: string; credentialId?: string; context?: RequestContext | undefined },
+): Promise<void> {
+  await deps.audit.record(trx, {
+    tenantId: input.tenantId,
+    actor: { type: 'user', id: input.userId },
+    action: 'identity.passkey.counter_regression',
+    target: input.credentialId ? { type: 'webauthn_credential', id: input.credentialId } : { type: 'user', id: input.userId },
+    diff: { user: { after: input.userId } },
+    ...(input.context ? { context: input.context } : {}),
   });
 }
 

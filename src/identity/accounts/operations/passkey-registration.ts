@@ -20,7 +20,7 @@ import { assertMayAddFactor, completeFactor, withSessionUser, type FactorResult 
  */
 export async function beginPasskeyRegistration(deps: AccountDeps, input: { token: string; context?: RequestContext }): Promise<PublicKeyCredentialCreationOptionsJSON> {
   return withSessionUser(deps, input.token, async (trx, valid, clock) => {
-    await assertMayAddFactor(trx, valid);
+    await assertMayAddFactor(trx, valid, clock);
     const rp = relyingPartyOf(deps);
     const user = await findUserById(trx, valid.user.id);
     const existing = await trx.selectFrom('webauthn_credentials').select(['credential_id', 'transports']).where('user_id', '=', valid.user.id).execute();
@@ -52,7 +52,7 @@ export async function finishPasskeyRegistration(
   input: { token: string; response: RegistrationResponseJSON; name?: string; context?: RequestContext },
 ): Promise<FactorResult & { credentialId: string }> {
   const outcome = await withSessionUser(deps, input.token, async (trx, valid, clock) => {
-    await assertMayAddFactor(trx, valid);
+    await assertMayAddFactor(trx, valid, clock);
     const refuse = async (reason: CeremonyFailure) => {
       await recordFailure(deps, trx, valid, 'register', reason, input.context);
       return { failed: reason } as const;

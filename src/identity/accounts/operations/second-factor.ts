@@ -2,7 +2,8 @@ import type { RequestContext } from '../../../audit/index.js';
 import { RampartError, type Clock } from '../../../core/index.js';
 import { withTenant, type TenantTransaction } from '../../../db/index.js';
 import { ACR, assertMfaSatisfied, type MfaStatus, type VerifiedFactor } from '../../credentials/index.js';
-import { checkSession, parseSessionToken, upgradeSession, validateSession, type SessionView, type ValidSession } from '../../sessions/index.js';
+import { assertFreshAuth, requireFreshAuth } from '../../../http/index.js';
+import { checkSession, parseSessionToken, principalOfSession, upgradeSession, validateSession, type SessionView, type ValidSession } from '../../sessions/index.js';
 import type { AccountDeps } from '../deps.js';
 import { mfaContextOf } from '../store.js';
 
@@ -20,12 +21,13 @@ export async function withSessionUser<T>(
   deps: AccountDeps,
   token: string,
   fn: (trx: TenantTransaction, valid: ValidSession, clock: Clock) => Promise<T>,
+  options: { allowPending?: boolean } = {},
 ): Promise<T> {
   const parsed = parseSessionToken(token);
   if (!parsed) throw noSession();
   const clock = deps.clock ?? { now: () => new Date() };
   return withTenant(deps.db, { tenantId: parsed.tenantId, actor: { type: 'anonymous' } }, async (trx) => {
-    const valid = await checkSession(trx, token, clock, { allowPending: true });
+    const valid = await checkSession(trx, token, clock, { allowPending: options.allowPending ?? true });
     if (!valid) throw noSession();
     return fn(trx, valid, clock);
   });
@@ -47,7 +49,20 @@ export async function secondFactorSubject(deps: AccountDeps, token: string, ip: 
   return valid ? { ip: ip ?? '0.0.0.0', account: `${valid.session.tenant_id}/second-factor/${valid.user.id}` } : undefined;
 }
 
-export async function assertMayAddFactor(trx: TenantTransaction, valid: ValidSession): Promise<void> {
+/** Adding or removing a factor needs a re-verification at most this old (supabase/auth#1615). */
+export const FACTOR_CHANGE_MAX_AGE_SECONDS = 5 * 60;
+
+/**
+ * The freshness a factor change needs: a passkey holder re-proves a passkey (step-up); anyone
+ * else a sign-in completed within five minutes. Computed at check time from the session row.
+ */
+export function assertFreshForFactorChange(valid: ValidSession, enrolled: readonly string[], clock: Clock): void {
+  const now = clock.now();
+  const requirement = requireFreshAuth({ maxAgeSeconds: FACTOR_CHANGE_MAX_AGE_SECONDS, factor: enrolled.includes('webauthn') ? 'webauthn' : 'any' });
+  assertFreshAuth(principalOfSession(valid, now), requirement, now);
+}
+
+export async function assertMayAddFactor(trx: TenantTransaction, valid: ValidSession, clock: Clock): Promise<void> {
   const { enrolled } = await mfaContextOf(trx, valid.user.id);
   if (enrolled.length === 0) return; // the first factor, right after the password
   if (!valid.session.amr.includes('mfa')) {
@@ -58,6 +73,7 @@ export async function assertMayAddFactor(trx: TenantTransaction, valid: ValidSes
   if (enrolled.includes('webauthn') && valid.session.acr !== ACR.phishingResistant) {
     throw new RampartError('forbidden', { detail: 'sign in with your passkey before adding a factor', extensions: { reason: 'passkey_required' } });
   }
+  assertFreshForFactorChange(valid, enrolled, clock);
 }
 
 /** Decides the session's new stage with the factor just verified, rotates its token, audits. */
@@ -71,15 +87,21 @@ export async function completeFactor(
   clock: Clock,
 ): Promise<FactorResult> {
   const mfa = await mfaContextOf(trx, valid.user.id);
-  const decision = assertMfaSatisfied({ factors: [factor], passwordVerified: valid.session.amr.includes('pwd'), ...mfa });
-  const { token, session } = await upgradeSession(trx, { session: valid.session, stage: decision.status, amr: decision.amr, acr: decision.acr }, clock);
+  const amr = valid.session.amr;
+  // A magic-link session carries `otp` without `pwd`: the link was its first factor.
+  const decision = assertMfaSatisfied({ factors: [factor], passwordVerified: amr.includes('pwd'), linkVerified: !amr.includes('pwd') && amr.includes('otp'), ...mfa });
+  const webauthnVerified = factor.kind === 'webauthn' && factor.userVerified === true;
+  // A factor added to a session that already completed MFA keeps how that session signed in: the
+  // new factor alone must not demote it (an admin enrolling TOTP would fall to passkey_required).
+  const next = valid.session.stage === 'ok' ? { status: 'ok' as const, amr: valid.session.amr, acr: valid.session.acr } : decision;
+  const { token, session } = await upgradeSession(trx, { session: valid.session, stage: next.status, amr: next.amr, acr: next.acr, webauthnVerified }, clock);
   await deps.audit.record(trx, {
     tenantId: valid.session.tenant_id,
     actor: { type: 'user', id: valid.user.id },
     action,
     target: { type: 'session', id: session.id },
-    diff: { factor: { after: factor.kind }, stage: { before: valid.session.stage, after: decision.status }, amr: { after: decision.amr }, acr: { after: decision.acr } },
+    diff: { factor: { after: factor.kind }, stage: { before: valid.session.stage, after: next.status }, amr: { after: next.amr }, acr: { after: next.acr } },
     ...(context ? { context } : {}),
   });
-  return { stage: decision.status, token, session };
+  return { stage: next.status, token, session };
 }

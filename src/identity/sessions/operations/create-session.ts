@@ -13,6 +13,8 @@ export type CreateSessionInput = {
   acr: string;
   ip?: string | undefined;
   userAgent?: string | undefined;
+  /** A user-verified passkey was proven by this sign-in: starts the step-up clock (ID-7). */
+  webauthnVerified?: boolean;
 };
 
 /** Expiries for a session in `stage`, measured from its creation (absolute) and now (idle). */
@@ -48,6 +50,7 @@ export async function createSession(trx: TenantTransaction, input: CreateSession
       acr: input.acr,
       ip: safeIp(input.ip),
       user_agent: input.userAgent ? input.userAgent.slice(0, 512) : null,
+      webauthn_verified_at: input.webauthnVerified ? now : null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

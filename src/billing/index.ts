@@ -1,0 +1,21 @@
+/** Billing (controls BI-1, BI-2, BI-3, BI-5): the module's only door. */
+export { createBilling, type Billing, type CreateBillingOptions } from './service.js';
+export { runRenewals, runMaintenance, scheduleBillingJobs, registerBillingJobs } from './jobs.js';
+export * from './money/index.js';
+export { priceAmount, validateTiers, type PriceModel, type Tier, type PriceType, type TiersMode } from './catalog/pricing.js';
+export * from './tax/index.js';
+export { createSandboxPsp, SANDBOX_TEST_CARDS, type SandboxPsp, type SandboxEvent } from './psp/sandbox.js';
+export { createStripePsp, type StripePspOptions } from './psp/stripe.js';
+export type { PaymentProvider, ChargeInput, ChargeResult, RefundInput, RefundResult, SetupSession } from './psp/types.js';
+export { containsPan, luhnValid, refusePan, valueContainsPan } from './psp/pan.js';
+export { signatureHeader, verifySignature, hmacHex, DEFAULT_TOLERANCE_SECONDS } from './webhooks/signature.js';
+export { receiveWebhook, type WebhookResult } from './webhooks/intake.js';
+export { idempotent, requireIdempotencyKey, requestHash, IDEMPOTENCY_TTL_MS } from './idempotency/store.js';
+export { addInterval, prorate, renewSubscription, createSubscription, changeSubscription, previewChange, cancelSubscription, pauseSubscription, resumeSubscription } from './subscriptions/index.js';
+export { createDraftInvoice, finalizeInvoice, collectInvoice, createCreditNote, type FinalizeHooks, type LineSpec } from './invoices/index.js';
+export { refundPayment } from './refunds/refund-payment.js';
+export { requestCredit, decideCredit, expireCreditRequests } from './credits/credit-requests.js';
+export { createProduct, createPrice, createCoupon } from './catalog/operations.js';
+export { createCustomer, updateCustomer, setPaymentMethod } from './customers/operations.js';
+export { seedDemoCatalog } from './operations/seed-demo.js';
+export { billingTables, SYSTEM_ACTOR, type BillingDeps, type BillingTables, type OperationContext } from './types.js';

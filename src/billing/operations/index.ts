@@ -1,0 +1,5 @@
+export { createOneOffInvoice } from './create-one-off-invoice.js';
+export { ingestUsage } from './ingest-usage.js';
+export { invoiceView } from './invoice-view.js';
+export { updateSettings, type SettingsInput } from './update-settings.js';
+export { voidInvoice } from './void-invoice.js';

@@ -1,0 +1,101 @@
+import {
+  generateAuthenticationOptions,
+  verifyAuthenticationResponse,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type VerifiedAuthenticationResponse,
+} from '@simplewebauthn/server';
+import type { RequestContext } from '../../audit/index.js';
+import { RampartError } from '../../core/index.js';
+import type { AccountDeps } from '../accounts/index.js';
+import { consumeChallenges, failureOf, passkeyRefused, PASSKEY_CHALLENGE_TTL_MS, recordFailure, relyingPartyOf, storeChallenge, type CeremonyFailure } from '../accounts/operations/passkey-ceremony.js';
+import { withSessionUser } from '../accounts/operations/second-factor.js';
+import { recordStepUp, type SessionView } from '../sessions/index.js';
+
+/**
+ * Step-up (control ID-7): a full session re-proves a passkey, with user verification, to pass a
+ * route's `requireFreshAuth({ factor: 'webauthn' })` guard for its max age. The challenge is bound
+ * to the session and to the purpose `step_up`, single use, five minutes. What is stored is only the
+ * time of the proof (`sessions.webauthn_verified_at`); freshness is computed from it at every check.
+ */
+
+const noPasskey = () => new RampartError('forbidden', { detail: 'no passkey is registered: register one to confirm high-risk actions', extensions: { reason: 'passkey_required' } });
+
+export async function beginStepUp(deps: AccountDeps, input: { token: string; context?: RequestContext }): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return withSessionUser(
+    deps,
+    input.token,
+    async (trx, valid, clock) => {
+      const credentials = await trx.selectFrom('webauthn_credentials').select(['credential_id', 'transports']).where('user_id', '=', valid.user.id).execute();
+      if (!credentials.length) throw noPasskey();
+      const rp = relyingPartyOf(deps);
+      const options = await generateAuthenticationOptions({
+        rpID: rp.rpId,
+        allowCredentials: credentials.map((c) => ({ id: c.credential_id, transports: c.transports })),
+        userVerification: 'required',
+        timeout: PASSKEY_CHALLENGE_TTL_MS,
+      });
+      await storeChallenge(trx, valid, 'step_up', options.challenge, clock);
+      return options;
+    },
+    { allowPending: false },
+  );
+}
+
+/**
+ * Verifies the assertion (UV required, counter must advance) and records the proof. The session
+ * token is rotated: the caller gets a new cookie.
+ */
+export async function finishStepUp(deps: AccountDeps, input: { token: string; response: AuthenticationResponseJSON; context?: RequestContext }): Promise<{ token: string; session: SessionView; verifiedAt: Date }> {
+  const outcome = await withSessionUser(
+    deps,
+    input.token,
+    async (trx, valid, clock) => {
+      const refuse = async (reason: CeremonyFailure) => {
+        await recordFailure(deps, trx, valid, 'step_up', reason, input.context);
+        return { failed: reason } as const;
+      };
+      const challenges = await consumeChallenges(trx, valid, 'step_up', clock);
+      if (!challenges.length) return refuse('no_challenge');
+      const row = await trx.selectFrom('webauthn_credentials').selectAll().where('user_id', '=', valid.user.id).where('credential_id', '=', input.response.id).executeTakeFirst();
+      if (!row) return refuse('unknown_credential');
+      const rp = relyingPartyOf(deps);
+      let verification: VerifiedAuthenticationResponse;
+      try {
+        verification = await verifyAuthenticationResponse({
+          response: input.response,
+          expectedChallenge: (challenge) => challenges.includes(challenge),
+          expectedOrigin: rp.origins,
+          expectedRPID: rp.rpId,
+          credential: { id: row.credential_id, publicKey: new Uint8Array(row.public_key), counter: Number(row.counter), transports: row.transports },
+          requireUserVerification: true,
+        });
+      } catch (error) {
+        return refuse(failureOf(error));
+      }
+      if (!verification.verified || !verification.authenticationInfo.userVerified) return refuse('user_verification');
+      const info = verification.authenticationInfo;
+      const advanced = await trx
+        .updateTable('webauthn_credentials')
+        .set({ counter: info.newCounter, last_used_at: clock.now() })
+        .where('id', '=', row.id)
+        .where((eb) => (info.newCounter === 0 ? eb('counter', '=', 0) : eb('counter', '<', info.newCounter)))
+        .returning('id')
+        .executeTakeFirst();
+      if (!advanced) return refuse('counter_regression');
+      const stepped = await recordStepUp(trx, valid.session, clock);
+      await deps.audit.record(trx, {
+        tenantId: valid.session.tenant_id,
+        actor: { type: 'user', id: valid.user.id },
+        action: 'identity.stepup.verified',
+        target: { type: 'session', id: valid.session.id },
+        diff: { factor: { after: 'webauthn' }, credential: { after: row.id }, user_verified: { after: info.userVerified } },
+        ...(input.context ? { context: input.context } : {}),
+      });
+      return { ...stepped, verifiedAt: clock.now() };
+    },
+    { allowPending: false },
+  );
+  if ('failed' in outcome) throw passkeyRefused('authenticate', outcome.failed);
+  return outcome;
+}
