@@ -285,7 +285,7 @@ describe('invoices: gapless numbering, frozen once final, credit notes', () => {
     principals.numfin = { type: 'user', id: 'num-fin', tenantId: numbering.id, roles: ['finance'], ...fresh() };
   });
 
-  it('BI-4 200 concurrent finalizations get numbers 1..200 with no gap and no duplicate', async () => {
+  it('200 concurrent finalizations get numbers 1..200 with no gap and no duplicate', async () => {
     const product = (await post('numfin', '/api/v1/billing/products', { name: 'Consulting' })).json();
     const price = (await post('numfin', '/api/v1/billing/prices', { product_id: product.id, currency: 'JPY', type: 'flat', unit_amount: '5000', interval: 'month' })).json();
     const customer = (await post('numfin', '/api/v1/billing/customers', { name: 'Kaisha', country: 'JP' })).json();
@@ -298,7 +298,7 @@ describe('invoices: gapless numbering, frozen once final, credit notes', () => {
     expect((await post('numfin', `/api/v1/billing/invoices/${drafts[0]}/finalize`, {})).statusCode).toBe(409);
   });
 
-  it('BI-4 a crash mid-finalization leaves no gap and no orphan: the number comes back with the rollback', async () => {
+  it('a crash mid-finalization leaves no gap and no orphan: the number comes back with the rollback', async () => {
     const { finalizeInvoice, createDraftInvoice } = await import('../src/billing/index.js');
     const deps = rampart.billing!.deps;
     const context = { tenantId: numbering.id, actor: { type: 'system' as const, id: 'test' } };

@@ -71,6 +71,22 @@ const IDENTITY_PUBLIC = [
   'POST /api/v1/identity/passkeys/authenticate/options',
   'POST /api/v1/identity/passkeys/authenticate/verify',
   'POST /api/v1/identity/sign-out',
+  // Identity extras: each checks its own credential (session cookie, assertion, link, setup token) or none by design.
+  'POST /api/v1/identity/step-up/options',
+  'POST /api/v1/identity/step-up/verify',
+  'GET /api/v1/me/passkeys',
+  'HEAD /api/v1/me/passkeys',
+  'PATCH /api/v1/me/passkeys/:id',
+  'DELETE /api/v1/me/passkeys/:id',
+  'DELETE /api/v1/me/totp',
+  'POST /api/v1/identity/:tenant/passkeys/sign-in/options',
+  'POST /api/v1/identity/:tenant/passkeys/sign-in/verify',
+  'POST /api/v1/identity/:tenant/magic-link',
+  'POST /api/v1/identity/:tenant/magic-link/consume',
+  'POST /api/v1/identity/:tenant/setup',
+  // Development only (never registered in production): the mail outbox page.
+  'GET /dev/outbox',
+  'HEAD /dev/outbox',
 ];
 /**
  * The OpenID Connect provider's protocol endpoints: each authenticates its caller by the protocol

@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
 }
 
 /** A browser in miniature: follows the provider's redirects carrying its cookies and the Rampart session. */
-async function authorize(url: URL, extraCookie = sessionCookie): Promise<URL> {
+async function authorize(url: URL, extraCookie = sessionCookie, landing = redirectUri()): Promise<URL> {
   const jar = new Map<string, string>();
   let next = url.toString();
   for (let hop = 0; hop < 12; hop++) {
@@ -48,7 +48,7 @@ async function authorize(url: URL, extraCookie = sessionCookie): Promise<URL> {
     const location = response.headers.get('location');
     if (!location) throw new Error(`no redirect at hop ${hop}: ${response.status} ${(await response.text()).slice(0, 300)}`);
     const target = new URL(location, next);
-    if (target.toString().startsWith(redirectUri())) return target;
+    if (target.toString().startsWith(landing)) return target;
     next = target.toString();
   }
   throw new Error('too many redirects');
@@ -281,5 +281,18 @@ describe('OIDC provider', () => {
     const step = await fetch(new URL(start.headers.get('location')!, issuer), { redirect: 'manual', headers: { cookie: start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') } });
     const resumed = await fetch(new URL(step.headers.get('location')!, issuer), { redirect: 'manual', headers: { cookie: start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') } });
     expect(resumed.headers.get('location')).toMatch(/error=invalid_request/);
+  });
+
+  it('ID-8 the platform dashboard client signs in a user of the named tenant with a wildcard narrowed to what the user holds', async () => {
+    const dashboard = await rp('rampart-dashboard');
+    const verifier = client.randomPKCECodeVerifier();
+    const landing = `${issuer}/dashboard/callback`;
+    const url = client.buildAuthorizationUrl(dashboard, { redirect_uri: landing, scope: 'openid rampart:tenant rampart:tenant:read rampart:member:read rampart:crm__contacts:read', tenant: 'acme', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const callback = await authorize(url, sessionCookie, landing);
+    const tokens = await client.authorizationCodeGrant(dashboard, callback, { pkceCodeVerifier: verifier });
+    // A member reads the tenant but cannot update it, holds nothing on members, and acme has no CRM installed.
+    expect(tokens.scope!.split(' ').filter((x) => x.startsWith('rampart:'))).toEqual(['rampart:tenant:read']);
+    expect((await api('/api/v1/tenant', tokens.access_token)).status).toBe(200);
+    expect(tokens.claims()!.tenant).toBeUndefined(); // only with the profile scope
   });
 });

@@ -7,3 +7,4 @@ export { purgeExpiredPayloads } from './adapter.js';
 export { scopeAllows, heldApiScopes, grantableApiScopes, apiScopesOf, API_WILDCARD } from './scopes.js';
 export { INTERACTION_TTL_SECONDS, type OidcSettings } from './provider.js';
 export { verifyDpopProof } from './dpop.js';
+export { createClient, listClients, getClient, updateClient, deleteClient, rotateClientSecret, ensurePlatformClient, clientInputSchema, type ClientView, type ClientInput } from './clients.js';

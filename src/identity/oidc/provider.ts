@@ -4,7 +4,7 @@ import type { Database } from '../../db/index.js';
 import { ACR } from '../credentials/index.js';
 import { createAdapterFactory, type ClientLookup } from './adapter.js';
 import type { PrivateJwk } from './keys.js';
-import { API_WILDCARD, clientApiScopes, isApiScope, OIDC_SCOPES } from './scopes.js';
+import { API_WILDCARD, clientApiScopes, isApiScope, isWellFormedApiScope, OIDC_SCOPES } from './scopes.js';
 import { errorPage, logoutPage, postLogoutPage } from './pages.js';
 
 /**
@@ -131,10 +131,14 @@ export function buildProvider({ settings, db, clock, log, findClient, jwks }: { 
         defaultResource: async (ctx: KoaContextWithOIDC, _client: unknown, oneOf?: readonly string[]) =>
           oneOf ?? (String(ctx.oidc.params?.['scope'] ?? '').split(' ').some(isApiScope) ? settings.apiResource : undefined),
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resourceIndicator: string, client: { metadata(): Record<string, unknown> }) => {
+        getResourceServerInfo: async (ctx: KoaContextWithOIDC, resourceIndicator: string, client: { metadata(): Record<string, unknown> }) => {
           if (resourceIndicator !== settings.apiResource) throw new errors.InvalidTarget('unknown resource indicator');
           const registered = clientApiScopes(client);
-          const scope = (registered.includes(API_WILDCARD) ? settings.apiScopes() : registered).join(' ');
+          // A wildcard client may name any well-formed API scope, app resources included (their
+          // names depend on the tenant's installed apps); the consent step keeps only what the
+          // user holds, so the wildcard never widens a token beyond the user's rights.
+          const named = [...String(ctx.oidc.params?.['scope'] ?? '').split(' '), ...String(ctx.oidc.entities.Grant?.getResourceScope(resourceIndicator) ?? '').split(' ')].filter(isWellFormedApiScope);
+          const scope = [...new Set(registered.includes(API_WILDCARD) ? [...settings.apiScopes(), ...named] : registered)].join(' ');
           return { scope, audience: settings.apiResource, accessTokenTTL: settings.accessTokenTtlSeconds, accessTokenFormat: 'opaque' };
         },
       },

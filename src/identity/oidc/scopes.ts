@@ -13,6 +13,9 @@ const READ_ACTIONS = new Set(['list', 'read']);
 const PREFIX = 'rampart:';
 
 export const isApiScope = (scope: string) => scope.startsWith(PREFIX);
+/** `rampart:<resource>` or `rampart:<resource>:read`, with a resource name the catalog could hold. */
+export const isWellFormedApiScope = (scope: string): boolean => /^rampart:[a-z][a-z0-9_.-]{0,127}(?::read)?$/.test(scope);
+
 /** Registered on a client: it may ask for any API scope (still narrowed to what the user holds). */
 export const API_WILDCARD = 'rampart:*';
 
@@ -30,13 +33,13 @@ export function scopeAllows(scopes: ReadonlySet<string>, action: string, resourc
   return READ_ACTIONS.has(action) && scopes.has(`${PREFIX}${resource}:read`);
 }
 
-/** Every API scope the principal can use at all under the tenant's current policy. */
+/** The API scopes the principal could use under the tenant's current policy. */
 export function heldApiScopes(set: CompiledPolicySet, principal: AuthzPrincipal): Set<string> {
   const held = new Set<string>();
   for (const [resource, definition] of set.resources) {
     const allowed = [...definition.actions].filter((action) => constraintFor(set, { principal, action, resourceType: resource }).kind !== 'none');
-    if (allowed.length === 0) continue;
-    held.add(`${PREFIX}${resource}`);
+    // The full scope only for someone who may do more than read: a reader asking for it gets `:read`.
+    if (allowed.some((a) => !READ_ACTIONS.has(a))) held.add(`${PREFIX}${resource}`);
     if (allowed.some((a) => READ_ACTIONS.has(a))) held.add(`${PREFIX}${resource}:read`);
   }
   return held;
@@ -44,14 +47,14 @@ export function heldApiScopes(set: CompiledPolicySet, principal: AuthzPrincipal)
 
 /**
  * What a grant may carry: the requested API scopes the client is registered for and the user
- * holds. `rampart:<resource>` requested by a user who may only read narrows to `…:read`.
+ * holds. Nothing is substituted: a reader asking for `rampart:<resource>` gets neither it nor
+ * `…:read` unless they asked for that too (clients ask for both and use what they get).
  */
 export function grantableApiScopes({ requested, clientScopes, held }: { requested: Iterable<string>; clientScopes: ReadonlySet<string>; held: ReadonlySet<string> }): string[] {
   const out = new Set<string>();
   for (const scope of requested) {
     if (!isApiScope(scope) || scope === API_WILDCARD || !(clientScopes.has(scope) || clientScopes.has(API_WILDCARD))) continue;
     if (held.has(scope)) out.add(scope);
-    else if (!scope.endsWith(':read') && held.has(`${scope}:read`)) out.add(`${scope}:read`);
   }
   return [...out].sort();
 }
