@@ -12,6 +12,7 @@ import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken
 import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
 import { BUILTIN_RESOURCES } from './authz/index.js';
 import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
+import { dashboardRoutes, loadDashboardBundle } from './dashboard/index.js';
 import { createChallenger, createReplayStore, createThrottle, loginUiRoutes, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
 import {
   chainSecretsProviders,
@@ -259,6 +260,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),
       ...loginUiRoutes({ accounts }),
       ...auditRoutes({ db, verifier: verifierFor(signer.publicKey) }),
+      ...dashboardRoutes({ bundle: loadDashboardBundle() }),
       ...(billing ? billing.routes() : []),
       ...(options.routes ?? []),
     ];

@@ -102,7 +102,9 @@ const OIDC_PUBLIC = [
 ];
 /** The hosted login pages and their static assets: HTML shells over the public sign-in API. */
 const LOGIN_UI_PUBLIC = ['/login/:tenant', '/login/:tenant/state', '/login/:tenant/magic-link', '/invite/:tenant', '/account/:tenant', '/setup/:token', '/assets/login/:name'].flatMap((url) => [`GET ${url}`, `HEAD ${url}`]);
-const REVIEWED_PUBLIC = new Set([...IDENTITY_PUBLIC, ...OIDC_PUBLIC, ...LOGIN_UI_PUBLIC, 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
+/** Payment-provider webhooks: authenticated by their signature over the raw body (BI-2), not by a session. */
+const BILLING_PUBLIC = ['POST /api/v1/billing/webhooks/:provider'];
+const REVIEWED_PUBLIC = new Set([...IDENTITY_PUBLIC, ...OIDC_PUBLIC, ...LOGIN_UI_PUBLIC, ...BILLING_PUBLIC, 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
 
 describe('HTTP edge', () => {
   let rampart: Rampart;
@@ -330,9 +332,11 @@ describe('HTTP edge', () => {
       await inject({ method: 'GET', url: '/api/v1/probe/private?access_token=qs-secret-123', headers: { authorization: 'Bearer token-user', cookie: 'sid=cookie-secret-456' } });
       await inject({ method: 'GET', url: '/api/v1/probe/unique' });
       await inject({ method: 'GET', url: '/api/v1/probe/crash' });
+      await inject({ method: 'GET', url: '/setup/setup-token-secret-789' });
       const text = capture.lines().join('\n');
       expect(text).toContain('request failed'); // the 500 was logged...
-      for (const secret of ['token-user', 'qs-secret-123', 'cookie-secret-456', 'ann.customer@example.com']) {
+      expect(text).toContain('/setup/[redacted]'); // ...and the setup request, without its token
+      for (const secret of ['token-user', 'qs-secret-123', 'cookie-secret-456', 'ann.customer@example.com', 'setup-token-secret-789']) {
         expect(text, `log leaks ${secret}`).not.toContain(secret);
       }
     });

@@ -29,7 +29,8 @@ export const stringifyJson = (payload: unknown): string => JSON.stringify(payloa
 const requestSerializer = (request: { id: string; method: string; url: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
   id: request.id,
   method: request.method,
-  path: request.url.split('?')[0],
+  // The first-admin setup link carries its one-time token in the path (the page reads it there).
+  path: request.url.split('?')[0]?.replace(/^\/setup\/[^/]+/, '/setup/[redacted]'),
   ip: request.ip ?? request.socket?.remoteAddress,
 });
 
