@@ -153,14 +153,14 @@ function withRatios<R extends { baseline: boolean; ratio?: number }>(rows: R[], 
   });
 }
 
-const httpRatios = (rows: HttpRow[]) => withRatios(rows, (row) => row.group, (row) => row.measure.rps);
+export const httpRatios = (rows: HttpRow[]) => withRatios(rows, (row) => row.group, (row) => row.measure.rps);
 
-type Variant = { url: string; variant: string; detail: string; baseline: boolean; group?: string; helper?: EluProbe };
+export type Variant = { url: string; headers?: Record<string, string>; variant: string; detail: string; baseline: boolean; group?: string; helper?: EluProbe };
 
 /** Measures a baseline and its subjects together (interleaved, see loadTestGroup) and reports each. */
-async function measureGroup(name: string, options: BenchOptions, variants: Variant[]): Promise<HttpRow[]> {
-  const measures = await loadTestGroup(variants.map(({ url, helper }) => ({ url, ...(helper ? { helper } : {}) })), options);
-  return variants.map(({ url: _url, helper: _helper, group, ...variant }, index) => {
+export async function measureGroup(name: string, options: BenchOptions, variants: Variant[]): Promise<HttpRow[]> {
+  const measures = await loadTestGroup(variants.map(({ url, headers, helper }) => ({ url, ...(headers ? { headers } : {}), ...(helper ? { helper } : {}) })), options);
+  return variants.map(({ url: _url, headers: _headers, helper: _helper, group, ...variant }, index) => {
     const measure = measures[index]!;
     report(name, variant.variant, measure);
     return { ...variant, group: group ?? name, measure };

@@ -93,8 +93,8 @@ export async function listen(app: FastifyInstance): Promise<string> {
 }
 
 /** One request before the load: the route must answer 200, or the run would measure errors. */
-export async function expectOk(url: string): Promise<unknown> {
-  const response = await fetch(url);
+export async function expectOk(url: string, headers?: Record<string, string>): Promise<unknown> {
+  const response = await fetch(url, headers ? { headers } : {});
   const text = await response.text();
   if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as unknown;
@@ -181,12 +181,13 @@ export async function settle(limitMs = quietBudgetMs): Promise<number | undefine
   return busy;
 }
 
-export type Target = { url: string; helper?: EluProbe };
+/** `headers` go with every request (e.g. a session cookie for an authenticated route). */
+export type Target = { url: string; headers?: Record<string, string>; helper?: EluProbe };
 
 type Slice = { requests: number; seconds: number; p50: number; p99: number; latencyAvg: number; errors: number; non2xx: number; elu: number; helperElu?: number; otherCpu?: number };
 
 async function slice(target: Target, options: BenchOptions, seconds: number): Promise<Slice> {
-  const run = autocannon({ url: target.url, connections: CONNECTIONS, pipelining: 1, duration: seconds, ...(options.client === 'worker' ? { workers: 1 } : {}) });
+  const run = autocannon({ url: target.url, ...(target.headers ? { headers: target.headers } : {}), connections: CONNECTIONS, pipelining: 1, duration: seconds, ...(options.client === 'worker' ? { workers: 1 } : {}) });
   mainElu.start();
   target.helper?.start();
   const cpu = cpuProbe();
@@ -216,9 +217,9 @@ async function slice(target: Target, options: BenchOptions, seconds: number): Pr
  * slices' percentiles and ELU/other CPU the time-weighted means.
  */
 export async function loadTestGroup(targets: Target[], options: BenchOptions): Promise<HttpMeasure[]> {
-  for (const target of targets) await expectOk(target.url);
+  for (const target of targets) await expectOk(target.url, target.headers);
   await settle();
-  for (const target of targets) await autocannon({ url: target.url, connections: CONNECTIONS, duration: options.warmup, ...(options.client === 'worker' ? { workers: 1 } : {}) });
+  for (const target of targets) await autocannon({ url: target.url, ...(target.headers ? { headers: target.headers } : {}), connections: CONNECTIONS, duration: options.warmup, ...(options.client === 'worker' ? { workers: 1 } : {}) });
   const slices: Slice[][] = targets.map(() => []);
   const seconds = options.duration / options.rounds;
   for (let round = 0; round < options.rounds; round++) {

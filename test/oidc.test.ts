@@ -6,6 +6,7 @@ import type { Rampart } from '../src/app.js';
 import { withTenant, type Tenant } from '../src/db/index.js';
 import { createInvitation, totpCodeAt, totpStep } from '../src/identity/index.js';
 import { createClient } from '../src/identity/oidc/clients.js';
+import { createCapturingLogger } from '../src/core/index.js';
 import { testRampart } from './support/rampart.js';
 
 /**
@@ -294,5 +295,38 @@ describe('OIDC provider', () => {
     expect(tokens.scope!.split(' ').filter((x) => x.startsWith('rampart:'))).toEqual(['rampart:tenant:read']);
     expect((await api('/api/v1/tenant', tokens.access_token)).status).toBe(200);
     expect(tokens.claims()!.tenant).toBeUndefined(); // only with the profile scope
+  });
+
+  it('bad input at the protocol endpoints is a 4xx, never a 5xx, and no code, token or secret reaches a log line', async () => {
+    const capture = createCapturingLogger('debug');
+    const port = await freePort();
+    const local = `http://127.0.0.1:${port}`;
+    const other = await testRampart({ log: capture.log, authenticate: undefined, configOverrides: { http: { port, host: '127.0.0.1', publicUrl: local } } });
+    try {
+      await other.server.app.listen({ port, host: '127.0.0.1' });
+      const form = (body: string, headers: Record<string, string> = {}) => fetch(`${local}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+      const statuses = [
+        (await form('grant_type=authorization_code&code=secret-code-123&client_id=nope&code_verifier=verifier-456')).status,
+        (await form('grant_type=refresh_token&refresh_token=refresh-secret-789&client_id=nope')).status,
+        (await form('grant_type=password&username=a&password=hunter2hunter2')).status,
+        (await form(`grant_type=refresh_token&refresh_token=${'x'.repeat(100_000)}`)).status,
+        (await form('grant_type=%E2%80%AEevil%00&client_id=%F0%9F%98%80')).status,
+        (await form('{"grant_type":"refresh_token"}', { 'content-type': 'application/json' })).status,
+        (await fetch(`${local}/oidc/token/introspection`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=abc' })).status,
+        (await fetch(`${local}/oidc/auth?client_id=${'%00'.repeat(10)}&response_type=code`)).status,
+        (await fetch(`${local}/oidc/interaction/${'a'.repeat(20)}`)).status,
+        (await fetch(`${local}/oidc/interaction/..%2F..%2Fetc`)).status,
+        (await fetch(`${local}/oidc/me`, { headers: { authorization: 'Bearer not-a-real-token-000000000000' } })).status,
+        (await fetch(`${local}/api/v1/tenant`, { headers: { authorization: 'DPoP not-a-real-token-000000000000', dpop: 'garbage' } })).status,
+      ];
+      for (const status of statuses) {
+        expect(status).toBeGreaterThanOrEqual(400);
+        expect(status).toBeLessThan(500);
+      }
+      const text = capture.lines().join('\n');
+      for (const secret of ['secret-code-123', 'verifier-456', 'refresh-secret-789', 'hunter2hunter2', 'not-a-real-token']) expect(text, secret).not.toContain(secret);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -16,6 +16,8 @@ import type { Database } from '../../db/index.js';
 export type ClientLookup = (clientId: string) => Promise<AdapterPayload | undefined>;
 
 const hashId = (id: string) => sha256Hex(`oidc:${id}`);
+/** Values compared in SQL as they are (not hashed) must be plain text a column can hold. */
+const isLookupKey = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 256 && !value.includes('\u0000');
 
 export function createAdapterFactory({ db, clock, findClient }: { db: Database; clock: Clock; findClient: ClientLookup }): (name: string) => Adapter {
   const live = (expiresAt: Date | null) => expiresAt === null || expiresAt > clock.now();
@@ -61,8 +63,8 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
           .execute();
       },
       find: async (id: string) => toPayload(await select().where('id_hash', '=', hashId(id)).executeTakeFirst()),
-      findByUid: async (uid: string) => toPayload(await select().where('uid', '=', uid).executeTakeFirst()),
-      findByUserCode: async (userCode: string) => toPayload(await select().where('user_code', '=', userCode).executeTakeFirst()),
+      findByUid: async (uid: string) => (isLookupKey(uid) ? toPayload(await select().where('uid', '=', uid).executeTakeFirst()) : undefined),
+      findByUserCode: async (userCode: string) => (isLookupKey(userCode) ? toPayload(await select().where('user_code', '=', userCode).executeTakeFirst()) : undefined),
       async consume(id: string) {
         // Only the first consumer stamps the row. The provider checks `consumed` before it calls
         // this, but two requests racing with the same code or refresh token both pass that check;

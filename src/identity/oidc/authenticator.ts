@@ -19,8 +19,20 @@ import { scopeAllows } from './scopes.js';
  * - only a DPoP-bound token carries `authTime`/`amr`, so step-up guards (ID-7) accept tokens only
  *   when they are sender-constrained.
  */
-export function tokenAuthenticator({ provider, db, clock, apiResource, issuer, replay }: { provider: () => Provider; db: Database; clock: Clock; apiResource: string; issuer: string; replay: OnceStore }): Authenticator {
-  const origin = new URL(issuer).origin;
+export function tokenAuthenticator({ provider, db, clock, apiResource, issuer, replay, issuerIsConfigured = true }: {
+  provider: () => Provider;
+  db: Database;
+  clock: Clock;
+  apiResource: string;
+  issuer: string;
+  replay: OnceStore;
+  /**
+   * With a configured public URL, a DPoP proof must name that origin. Without one (development on
+   * localhost), the origin the request actually came to (localhost or 127.0.0.1) is the one.
+   */
+  issuerIsConfigured?: boolean;
+}): Authenticator {
+  const configuredOrigin = new URL(issuer).origin;
   return async (request: FastifyRequest): Promise<Principal | null> => {
     const header = request.headers.authorization;
     if (!header) return null;
@@ -35,6 +47,7 @@ export function tokenAuthenticator({ provider, db, clock, apiResource, issuer, r
     if (jkt) {
       if (scheme !== 'dpop') return null;
       const proof = request.headers.dpop;
+      const origin = issuerIsConfigured ? configuredOrigin : `${request.protocol}://${request.host}`;
       const ok = await verifyDpopProof({ proof: typeof proof === 'string' ? proof : undefined, method: request.method, url: `${origin}${request.url}`, accessToken: value, boundJkt: jkt }, replay, Math.floor(clock.now().getTime() / 1000));
       if (!ok) return null;
     } else if (scheme !== 'bearer') {

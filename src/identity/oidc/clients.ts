@@ -103,6 +103,7 @@ export function toClientView(row: Row): ClientView {
   };
 }
 
+const CLIENT_ID = /^[A-Za-z0-9._-]{3,128}$/;
 const newClientId = () => `rc_${randomBytes(12).toString('base64url')}`;
 const newSecret = () => randomBytes(32).toString('base64url');
 const columns = ['client_id', 'tenant_id', 'name', 'metadata', 'created_at', 'updated_at'] as const;
@@ -180,7 +181,9 @@ export async function deleteClient({ trx, tenantId, audit, actor, justification,
  */
 export function clientLookup({ db, ring, log }: { db: Database; ring: KekRing; log: Logger }) {
   return async (clientId: string): Promise<AdapterPayload | undefined> => {
-    if (typeof clientId !== 'string' || clientId.length > 128) return undefined;
+    // Anything a client id cannot be is "no such client" (400/401), not a query the database
+    // rejects with a 500 (a NUL byte, for one, is not valid text in PostgreSQL).
+    if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) return undefined;
     return unsafeAsSystem(db, { reason: 'a protocol request names its client before its tenant', log }, async (trx) => {
       const row = await trx.selectFrom('oidc_clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
       if (!row) return undefined;

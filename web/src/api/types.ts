@@ -1,0 +1,56 @@
+/** Shapes of the API answers the dashboard reads (see GET /api/v1/openapi.json). */
+
+export type UiField = { name: string; label: string; type: string; class: string; required: boolean; values?: string[]; to?: string; maskedUnless?: string };
+export type UiResource = { name: string; label: string; fields: UiField[]; list: { columns: string[]; filters: string[]; sort?: string }; form: { sections: Array<{ title: string; fields: string[] }> } };
+export type InstalledApp = { app: string; version: number; specHash: string; title: string; resources: UiResource[] };
+
+export type RecordRow = Record<string, unknown> & { id: string; owner_id?: string | null; created_at?: string; updated_at?: string; _masked?: string[] };
+export type RecordPage = { items: RecordRow[]; next_cursor: string | null };
+
+export type TenantInfo = { id: string; slug: string; name: string; status: string };
+
+export type Role = { name: string; description?: string; highPrivilege?: boolean; high_privilege?: boolean };
+export type MatrixResource = { name: string; actions: string[]; attributes: string[] };
+export type MatrixView = { roles: Role[]; resources: MatrixResource[]; matrix: Record<string, Record<string, string[]>>; rules: unknown[] };
+
+export type Grant = { role: string; resource: string; action: string };
+export type DriftReport = {
+  snapshotId: string;
+  previousSnapshotAt: string | null;
+  added: Grant[];
+  removed: Grant[];
+  unexplainedAdded: Grant[];
+  unexplainedRemoved: Grant[];
+  policiesChanged: string[];
+  unexplainedPolicies: string[];
+  rulesChanged: string[];
+  unexplainedRules: string[];
+  drifted: boolean;
+};
+
+export type DiffEntry = { before?: unknown; after?: unknown };
+export type AuditEvent = {
+  id: string;
+  seq: string;
+  occurred_at: string;
+  actor_type: string;
+  actor_id: string | null;
+  on_behalf_of: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  diff: Record<string, DiffEntry> | null;
+  ip: string | null;
+  user_agent: string | null;
+  device_id: string | null;
+  justification: string | null;
+  request_id: string | null;
+  hash: string;
+  prev_hash: string;
+};
+export type AuditPage = { items: AuditEvent[]; next_cursor: string | null };
+export type ChainStatus = { chain: string; events: number; checkpoints: number; lastCheckpointSeq: string | null; problem: { seq?: string; reason?: string; kind?: string } | string | null };
+
+export type SessionInfo = { id: string; created_at: string; last_seen_at: string; auth_time: string; amr: string[]; acr: string; ip: string | null; user_agent: string | null; stage: string };
+export type Passkey = { id: string; name: string; createdAt: string; lastUsedAt: string | null; backedUp: boolean; deviceType: string };
+export type Invitation = { invitation: { id: string; email: string; role: string; expires_at?: string; expiresAt?: string }; token: string };
