@@ -13,12 +13,13 @@
  * Servers listen on 127.0.0.1 with port 0; every run is bounded by BENCH_DURATION or BENCH_N.
  */
 import { CASES, Context, type BenchCase, type CaseResult, type MicroRow } from './cases.js';
+import { APPS_CASES } from './apps.js';
 import { machine, writeDocs, type CaseOutcome } from './docs.js';
 import { backgroundCpu, QUIET_CORES, settle, fmtCpu, fmtElu, fmtInt, fmtMs, fmtRatio, parseOptions, textTable } from './support.js';
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
-  const selected = select(CASES, options.only);
+  const selected = select([...CASES, ...APPS_CASES], options.only);
   const context = new Context(options);
   const startedAt = new Date();
   const info = machine();
