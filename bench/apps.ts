@@ -17,9 +17,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { createRampart, type Rampart } from '../src/app.js';
 import { tableName, tenantKey } from '../src/apps/index.js';
-import { createInvitation, totpCodeAt, totpStep } from '../src/identity/index.js';
-import { httpRatios, measureGroup, type BenchCase, type CaseResult, type Context, type DbFixture } from './cases.js';
-import { benchConfig, listen } from './support.js';
+import { randomBytes } from 'node:crypto';
+import { createInvitation, principalOfSession, sessionAuthenticator, totpCodeAt, totpStep, validateSession } from '../src/identity/index.js';
+import type { Authenticator, Principal } from '../src/http/index.js';
+import { withTenant } from '../src/db/index.js';
+import { httpRatios, measureGroup, type BenchCase, type CaseResult, type Context, type DbFixture, type MicroRow } from './cases.js';
+import { benchConfig, listen, microGroup, type MicroMeasure } from './support.js';
 
 /** Contacts seeded into the benchmark tenant. */
 export const APPS_BENCH_CONTACTS = 3000;
@@ -29,7 +32,7 @@ const say = (line: string) => console.log(line);
 /** The columns the data API selects for a contact (src/apps/data/records.ts selectList), written out by hand. */
 const CONTACT_COLUMNS = sql.raw('"id", "owner_id", "created_by", "created_at", "updated_at", "first_name", "last_name", "email", "phone", "company", "job_title", "notes"');
 
-type AppsFixture = { rampart: Rampart; table: string; recordId: string; cookie: string; close(): Promise<void> };
+type AppsFixture = { rampart: Rampart; tenantId: string; table: string; recordId: string; cookie: string; resolved: Record<string, string>; close(): Promise<void> };
 
 function cookieOf(header: string | string[] | undefined): string {
   const first = (Array.isArray(header) ? header : header ? [header] : [])[0];
@@ -38,11 +41,20 @@ function cookieOf(header: string | string[] | undefined): string {
 }
 
 /** A Rampart on the fixture's database with the CRM installed in a fresh tenant, seeded contacts and a signed-in sales manager. */
-async function openAppsFixture(fixture: DbFixture): Promise<AppsFixture> {
+export async function openAppsFixture(fixture: DbFixture): Promise<AppsFixture> {
   const embedded = fixture.label === 'PGlite';
   // Embedded: a Rampart of its own started from a dump of the migrated fixture (skips initdb, as the
   // tests do). PostgreSQL: a Rampart on the fixture's database (migrations are current).
-  const rampart = await createRampart({ config: benchConfig(fixture.url), env: {}, ...(embedded ? { loadDataDir: await fixture.db.dumpDataDir!() } : {}) });
+  //
+  // The authenticator is the product's session authenticator, plus a bench-only shortcut: a request
+  // carrying this run's random x-bench-principal header gets the manager's principal resolved once
+  // up front. The "principal resolved" rows use it to tell the session lookup (identity) apart
+  // from the data API's own work. Only this bench server has it.
+  const shortcut = randomBytes(16).toString('hex');
+  const late: { session?: Authenticator; principal: Principal | null } = { principal: null };
+  const authenticate: Authenticator = async (request) => (request.headers['x-bench-principal'] === shortcut ? late.principal : late.session!(request));
+  const rampart = await createRampart({ config: benchConfig(fixture.url), env: {}, authenticate, ...(embedded ? { loadDataDir: await fixture.db.dumpDataDir!() } : {}) });
+  late.session = sessionAuthenticator({ db: rampart.db });
   try {
     const actor = { type: 'system', id: 'bench' } as const;
     const tenant = await rampart.createTenant({ slug: 'crm-bench', name: 'CRM Bench' });
@@ -65,7 +77,11 @@ async function openAppsFixture(fixture: DbFixture): Promise<AppsFixture> {
     const { secret } = (await post('/api/v1/identity/totp/enroll', {}, pending)).json<{ secret: string }>();
     const confirmed = await post('/api/v1/identity/totp/confirm', { code: totpCodeAt({ secret, step: totpStep(new Date()) }) }, pending);
     if (confirmed.statusCode >= 300) throw new Error(`TOTP confirmation answered ${confirmed.statusCode}: ${confirmed.body}`);
-    return { rampart, table, recordId: rows[0]!.id, cookie: cookieOf(confirmed.headers['set-cookie']), close: () => rampart.close() };
+    const cookie = cookieOf(confirmed.headers['set-cookie']);
+    const valid = await validateSession({ db: rampart.db }, decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)));
+    if (!valid) throw new Error('the bench session does not validate');
+    late.principal = principalOfSession(valid, new Date());
+    return { rampart, tenantId: tenant.id, table, recordId: rows[0]!.id, cookie, resolved: { 'x-bench-principal': shortcut }, close: () => rampart.close() };
   } catch (error) {
     await rampart.close();
     throw error;
@@ -101,14 +117,35 @@ async function appsData(fixture: DbFixture, context: Context): Promise<CaseResul
     const rows = [
       ...(await measureGroup(name, context.options, [
         { url: `${base}/${apps.recordId}`, group: 'read', variant: 'bare Fastify: read contact by id', detail: 'same SELECT on the owner connection, no auth/policy/RLS', baseline: true },
-        { url: `${secured}/${apps.recordId}`, headers, group: 'read', variant: 'data API: GET /apps/crm/contact/:id', detail: 'session, engine, withTenant + RLS, record decision, masking check', baseline: false },
+        { url: `${secured}/${apps.recordId}`, headers: apps.resolved, group: 'read', variant: 'data API read, principal resolved', detail: 'as below without the session lookup: the data API\'s own cost', baseline: false },
+        { url: `${secured}/${apps.recordId}`, headers, group: 'read', variant: 'data API: GET /apps/crm/contact/:id', detail: 'session cookie, engine, withTenant + RLS, record decision, masking', baseline: false },
       ])),
       ...(await measureGroup(name, context.options, [
         { url: base, group: 'list', variant: 'bare Fastify: list 50 contacts', detail: 'same SELECT (newest first, 51 rows), no auth/policy/RLS', baseline: true },
+        { url: secured, headers: apps.resolved, group: 'list', variant: 'data API list, principal resolved', detail: 'as below without the session lookup: the data API\'s own cost', baseline: false },
         { url: secured, headers, group: 'list', variant: 'data API: GET /apps/crm/contact (50)', detail: 'as read, plus the compiled constraint in SQL and 50 records shaped', baseline: false },
       ])),
     ];
-    return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: { database: fixture.version } };
+    // Where a request's time goes, one call at a time: the bare SELECT, the session lookup every
+    // signed-in request pays, and the data API's transaction around the same SELECT.
+    const { db } = apps.rampart;
+    const token = decodeURIComponent(apps.cookie.slice(apps.cookie.indexOf('=') + 1));
+    const scope = { tenantId: apps.tenantId, actor: { type: 'system', id: 'bench' } as const };
+    const [owner, lookup, rls] = (await microGroup(
+      [
+        () => sql`select ${CONTACT_COLUMNS} from ${sql.table(apps.table)} where "id" = ${apps.recordId}`.execute(db.owner),
+        () => validateSession({ db }, token),
+        () => withTenant(db, scope, (trx) => sql`select ${CONTACT_COLUMNS} from ${sql.table(apps.table)} where "id" = ${apps.recordId}`.execute(trx), { readOnly: true }),
+      ],
+      context.options.iterations,
+      context.options.rounds,
+    )) as [MicroMeasure, MicroMeasure, MicroMeasure];
+    const calibration: MicroRow[] = [
+      { db: fixture.label, variant: 'owner select by id', detail: 'what the bare read runs', baseline: true, measure: owner },
+      { db: fixture.label, variant: 'session lookup (validateSession)', detail: 'tenant transaction: session, user, roles', baseline: false, measure: lookup },
+      { db: fixture.label, variant: 'withTenant + select by id', detail: 'the data API read\'s transaction, as rampart_app under RLS', baseline: false, measure: rls },
+    ].map((row) => ({ ...row, ...(row.baseline ? {} : { ratio: row.measure.opsPerSec / owner.opsPerSec }) }));
+    return { status: 'done', kind: 'http', rows: httpRatios(rows), calibration, facts: { database: fixture.version } };
   } finally {
     await bare.close();
     await apps.close();

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
 import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type Authz } from './authz/index.js';
-import { appsAuthorizer, appsRoutes, createApps, installedResources, type Apps } from './apps/index.js';
+import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
 import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
@@ -197,7 +197,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const mailer = await mailerFor(config, secrets, log);
     const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
     registerIdentityJobs(jobs, { db, audit, log });
-    const billing = await billingFor({ config, secrets, db, audit, jobs, log, production: isProduction, devSecretFile: embeddedOnDisk ? join(config.dataDir, 'secrets', 'billing_webhook_secrets') : undefined });
+    const billing = await billingFor({ config, secrets, db, audit, jobs, mailer, log, production: isProduction, devSecretFile: embeddedOnDisk ? join(config.dataDir, 'secrets', 'billing_webhook_secrets') : undefined });
     const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
@@ -254,7 +254,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       }),
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
-      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } } }),
+      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis }) }),
       ...identityRoutes(identity),
       ...outboxRoutes({ mailer, env: config.env }),
       ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),
@@ -392,7 +392,7 @@ export async function scheduleRecurringJobs(rampart: Pick<Rampart, 'jobs' | 'con
  * origin (a port of its own) so card entry never touches Rampart's; it is refused in production.
  * Secrets: `billing_webhook_secrets` (one per line, newest first) and `stripe_secret_key`.
  */
-async function billingFor(input: { config: RampartConfig; secrets: SecretsProvider; db: Database; audit: AuditLog; jobs: JobQueue; log: Logger; production: boolean; devSecretFile: string | undefined }): Promise<Billing | undefined> {
+async function billingFor(input: { config: RampartConfig; secrets: SecretsProvider; db: Database; audit: AuditLog; jobs: JobQueue; mailer: Mailer; log: Logger; production: boolean; devSecretFile: string | undefined }): Promise<Billing | undefined> {
   const { config, secrets, log } = input;
   const psp = billingPspOf(config);
   if (psp === 'disabled') return undefined;
@@ -414,6 +414,7 @@ async function billingFor(input: { config: RampartConfig; secrets: SecretsProvid
     db: input.db,
     audit: input.audit,
     jobs: input.jobs,
+    mailer: input.mailer, // customer notices (trials, dunning) go out like identity mail
     log,
     production: input.production,
     psp,

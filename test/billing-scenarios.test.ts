@@ -77,6 +77,8 @@ describe('BI-5 free trials', () => {
     expect(sub.status).toBe('trialing');
     expect(invoice).toBeNull();
     clock.advance(13 * DAY);
+    // A day before the end the customer is reminded (once); the trial itself is not due yet.
+    expect((await runRenewals(billing.deps)).find((r) => r.subscription === sub.id)?.outcome).toBe('trial_will_end');
     expect((await runRenewals(billing.deps)).find((r) => r.subscription === sub.id)).toBeUndefined();
     clock.advance(1 * DAY + 1000);
     expect((await runRenewals(billing.deps)).find((r) => r.subscription === sub.id)?.outcome).toBe('renewed');

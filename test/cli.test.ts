@@ -427,3 +427,17 @@ describe('rampart keys', () => {
     expect(verify.code, describeResult(verify)).toBe(0);
   }, 180_000);
 });
+
+describe('rampart billing', () => {
+  it('BI-5 is a real subcommand: help lists it, verify-numbering on a fresh database exits 0, an unknown tenant exits 2', async () => {
+    const cwd = await migratedDir();
+    const help = await launcher.run({ args: ['billing', '--help'], cwd });
+    expect(help.code, describeResult(help)).toBe(0);
+    for (const command of ['customers', 'subscriptions', 'invoices', 'finalize', 'void', 'renew', 'verify-numbering']) expect(help.stdout).toContain(command);
+    const verify = await launcher.run({ args: ['billing', 'verify-numbering'], cwd });
+    expect(verify.code, describeResult(verify)).toBe(0);
+    const unknown = await launcher.run({ args: ['billing', 'invoices', '--tenant', 'nope'], cwd });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no tenant with slug "nope"');
+  }, 180_000);
+});

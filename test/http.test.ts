@@ -104,7 +104,11 @@ const OIDC_PUBLIC = [
 const LOGIN_UI_PUBLIC = ['/login/:tenant', '/login/:tenant/state', '/login/:tenant/magic-link', '/invite/:tenant', '/account/:tenant', '/setup/:token', '/assets/login/:name'].flatMap((url) => [`GET ${url}`, `HEAD ${url}`]);
 /** Payment-provider webhooks: authenticated by their signature over the raw body (BI-2), not by a session. */
 const BILLING_PUBLIC = ['POST /api/v1/billing/webhooks/:provider'];
-const REVIEWED_PUBLIC = new Set([...IDENTITY_PUBLIC, ...OIDC_PUBLIC, ...LOGIN_UI_PUBLIC, ...BILLING_PUBLIC, 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
+/** The admin dashboard's static files (HTML, JS, CSS): every piece of data it shows comes from the API. */
+const DASHBOARD_PUBLIC = ['/dashboard', '/dashboard/', '/dashboard/assets/:name', '/dashboard/*'].flatMap((url) => [`GET ${url}`, `HEAD ${url}`]);
+/** Anonymous list/read of app resources a spec marks public: true, as the tenant's anonymous role under RLS (test/apps-public.test.ts). */
+const APPS_PUBLIC = ['/api/v1/public/:tenant/apps/:app/:resource', '/api/v1/public/:tenant/apps/:app/:resource/:id'].flatMap((url) => [`GET ${url}`, `HEAD ${url}`]);
+const REVIEWED_PUBLIC = new Set([...IDENTITY_PUBLIC, ...OIDC_PUBLIC, ...LOGIN_UI_PUBLIC, ...BILLING_PUBLIC, ...DASHBOARD_PUBLIC, ...APPS_PUBLIC, 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /api/v1/openapi.json', 'HEAD /api/v1/openapi.json', ...probeRoutes.filter((r) => 'public' in r.auth).flatMap((r) => [`${String(r.method)} ${r.url}`, `HEAD ${r.url}`])]);
 
 describe('HTTP edge', () => {
   let rampart: Rampart;

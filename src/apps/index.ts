@@ -12,6 +12,7 @@ export { diffSpecs, type PlanStep, type PlanDiff } from './plans/diff.js';
 export { createApps, type Apps } from './service.js';
 export { installedResources, type InstalledApp, type PlanView } from './store.js';
 export { appsRoutes } from './routes.js';
+export { anonymousPrincipal, createPublicLimiter, publicView, PUBLIC_READ_BUDGET, type PublicLimiter } from './public.js';
 export { appsAuthorizer, APP_RECORD } from './authorizer.js';
 export { createRecord, readRecord, updateRecord, deleteRecord, listRecords, exportRecords, targetOf, EXPORT_MAX_ROWS, type DataDeps, type DataCall, type Target } from './data/records.js';
 export { MASK } from './data/values.js';

@@ -8,6 +8,8 @@ import { createRecord, deleteRecord, exportRecords, listRecords, readRecord, tar
 import type { Apps } from './service.js';
 import { appSpecJsonSchema } from './spec/parse.js';
 import { identifier } from './spec/schema.js';
+import { findTenantBySlug } from '../db/index.js';
+import { anonymousPrincipal, createPublicLimiter, publicView, type PublicLimiter } from './public.js';
 
 /** Admin API for app specs and plans (DE-4), and the data API of installed apps (AZ-2, DA-1). */
 
@@ -16,8 +18,11 @@ const planId = z.strictObject({ id: z.uuid() });
 const dataParams = z.strictObject({ app: identifier, resource: identifier });
 const recordParams = z.strictObject({ app: identifier, resource: identifier, id: z.string().max(64) });
 const anyQuery = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
+const tenantSlug = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'a tenant slug');
+const publicParams = z.strictObject({ tenant: tenantSlug, app: identifier, resource: identifier });
+const publicRecordParams = z.strictObject({ tenant: tenantSlug, app: identifier, resource: identifier, id: z.string().max(64) });
 
-export function appsRoutes({ apps, authz, data }: { apps: Apps; authz: Authz; data: DataDeps }): RouteDefinition[] {
+export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimiter() }: { apps: Apps; authz: Authz; data: DataDeps; publicLimiter?: PublicLimiter }): RouteDefinition[] {
   /** Resolves the installed resource and the policy set before any transaction opens. */
   async function callFor(principal: Principal, params: { app: string; resource: string }, request: Parameters<typeof requestContext>[0]): Promise<DataCall> {
     const installed = await apps.installedApp(principal.tenantId, params.app);
@@ -26,7 +31,54 @@ export function appsRoutes({ apps, authz, data }: { apps: Apps; authz: Authz; da
     const set = await authz.policySet(principal.tenantId);
     return { principal: toAuthzPrincipal(principal), actor: actorOf(principal), set, target, context: requestContext(request) };
   }
+  /**
+   * The anonymous counterpart (AZ-2): whoever calls, signed in elsewhere or not, acts as the named
+   * tenant's `anonymous` role. The budget is taken before any lookup, so probing slugs costs it too.
+   * A tenant, app or resource that is unknown, suspended, not `public: true`, or not granted to
+   * anonymous all answer the same 404: the routes do not reveal what a tenant has.
+   */
+  async function publicCallFor(params: { tenant: string; app: string; resource: string }, action: 'list' | 'read', request: Parameters<typeof requestContext>[0]): Promise<DataCall> {
+    const budget = await publicLimiter(request.ip);
+    if (!budget.allowed) throw new RampartError('rate_limited', { detail: 'too many anonymous reads from this address; retry later', extensions: { retry_after_seconds: budget.retryAfterSeconds } });
+    const missing = () => new RampartError('not_found', { detail: `no public resource ${params.app}/${params.resource}` });
+    const tenant = await findTenantBySlug(data.db, params.tenant);
+    if (!tenant || tenant.status !== 'active') throw missing();
+    const installed = await apps.installedApp(tenant.id, params.app);
+    const target = installed && targetOf(tenant.id, installed.spec, params.resource);
+    if (!target?.resource.public) throw missing();
+    const set = await authz.policySet(tenant.id);
+    const principal = anonymousPrincipal(tenant.id);
+    if (constraintFor(set, { principal, action, resourceType: target.type }).kind === 'none') throw missing();
+    return { principal, actor: { type: 'anonymous' }, set, target, context: requestContext(request) };
+  }
   return [
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/public/:tenant/apps/:app/:resource',
+      auth: { public: true },
+      summary: 'Anonymous list of a public: true resource of the named tenant (no pii, phi or secret fields; rate limited per IP)',
+      params: publicParams,
+      query: anyQuery,
+      handler: async ({ params, query, request }) => {
+        const call = await publicCallFor(params, 'list', request);
+        // owner_id is not shown to anonymous callers; filtering or sorting on it would show it anyway.
+        const byOwner = Object.entries(query).some(([key, value]) => /^owner_id(\[|$)/.test(key) || (key === 'sort' && typeof value === 'string' && value.replace(/^-/, '') === 'owner_id'));
+        if (byOwner) throw new RampartError('validation_failed', { detail: 'query: owner_id is not available to anonymous callers', issues: [{ in: 'query', pointer: '/owner_id', message: 'not available' }] });
+        const page = await listRecords(data, call, query);
+        return { items: page.items.map((item) => publicView(call.target.resource, item)), next_cursor: page.next_cursor };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/public/:tenant/apps/:app/:resource/:id',
+      auth: { public: true },
+      summary: 'Anonymous read of one record of a public: true resource of the named tenant (rate limited per IP)',
+      params: publicRecordParams,
+      handler: async ({ params, request }) => {
+        const call = await publicCallFor(params, 'read', request);
+        return publicView(call.target.resource, await readRecord(data, call, params.id));
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/app-spec.schema.json',

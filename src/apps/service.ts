@@ -34,10 +34,14 @@ export type Apps = {
 
 export function createApps(deps: AppsDeps & { cacheTtlMs?: number }): Apps {
   const cache = new Map<string, { app: InstalledApp | undefined; expires: number }>();
+  // Concurrent misses for one key share one load: when the entry expires under load, every request
+  // in flight would otherwise open its own transaction for the same row (a stampede each TTL).
+  const loading = new Map<string, Promise<InstalledApp | undefined>>();
   const ttl = deps.cacheTtlMs ?? 2000;
   const system = (tenantId: string) => ({ tenantId, actor: { type: 'system', id: 'apps' } as const });
   const forget = (tenantId: string) => {
     for (const key of cache.keys()) if (key.startsWith(`${tenantId}/`)) cache.delete(key);
+    for (const key of loading.keys()) if (key.startsWith(`${tenantId}/`)) loading.delete(key);
   };
   const apps: Apps = {
     requireApproval: deps.requireApproval,
@@ -74,10 +78,22 @@ export function createApps(deps: AppsDeps & { cacheTtlMs?: number }): Apps {
       const hit = cache.get(key);
       const now = deps.clock.now().getTime();
       if (hit && hit.expires > now) return hit.app;
-      const [found] = await withTenant(deps.db, system(tenantId), (trx) => loadInstalled(trx, tenantId, app), { readOnly: true });
-      if (cache.size > 10_000) cache.clear();
-      cache.set(key, { app: found, expires: now + ttl });
-      return found;
+      const pending = loading.get(key);
+      if (pending) return pending;
+      const load = withTenant(deps.db, system(tenantId), (trx) => loadInstalled(trx, tenantId, app), { readOnly: true })
+        .then(([found]) => {
+          // An apply on this node while the load ran has dropped the key: do not cache what it replaced.
+          if (loading.get(key) === load) {
+            if (cache.size > 10_000) cache.clear();
+            cache.set(key, { app: found, expires: now + ttl });
+          }
+          return found;
+        })
+        .finally(() => {
+          if (loading.get(key) === load) loading.delete(key);
+        });
+      loading.set(key, load);
+      return load;
     },
     async installTemplate({ tenantId, actor, name }) {
       const justification = `install the ${name} template`;

@@ -18,4 +18,5 @@ export { requestCredit, decideCredit, expireCreditRequests } from './credits/cre
 export { createProduct, createPrice, createCoupon } from './catalog/operations.js';
 export { createCustomer, updateCustomer, setPaymentMethod } from './customers/operations.js';
 export { seedDemoCatalog } from './operations/seed-demo.js';
+export { verifyNumbering, voidInvoice, type NumberingProblem, type NumberingReport, type SeriesReport } from './operations/index.js';
 export { billingTables, SYSTEM_ACTOR, type BillingDeps, type BillingTables, type OperationContext } from './types.js';

@@ -1,6 +1,8 @@
+import { isUuid } from '../core/index.js';
 import { unsafeAsSystem, withTenant, type JobQueue } from '../db/index.js';
 import { expireCreditRequests } from './credits/credit-requests.js';
 import { pruneIdempotencyKeys } from './idempotency/store.js';
+import { deliverNotice, NOTICE_JOB } from './notices/notices.js';
 import { dueSubscriptions, renewSubscription, type RenewalOutcome } from './subscriptions/index.js';
 import { billingTables, SYSTEM_ACTOR, type BillingDeps } from './types.js';
 
@@ -11,8 +13,8 @@ import { billingTables, SYSTEM_ACTOR, type BillingDeps } from './types.js';
  * failure neither blocks the others nor leaves anything half-written.
  */
 
-export async function runRenewals(deps: BillingDeps, limit = 100): Promise<Array<{ subscription: string; outcome: RenewalOutcome | 'error' }>> {
-  const due = await unsafeAsSystem(deps.db, { reason: 'find subscriptions due for renewal across tenants', log: deps.log }, (tx) => dueSubscriptions(tx, deps.clock.now(), limit));
+export async function runRenewals(deps: BillingDeps, { limit = 100, tenantId: onlyTenant }: { limit?: number; tenantId?: string } = {}): Promise<Array<{ subscription: string; outcome: RenewalOutcome | 'error' }>> {
+  const due = await unsafeAsSystem(deps.db, { reason: 'find subscriptions due for renewal across tenants', log: deps.log }, (tx) => dueSubscriptions(tx, deps.clock.now(), limit, onlyTenant));
   const results: Array<{ subscription: string; outcome: RenewalOutcome | 'error' }> = [];
   for (const { tenant_id: tenantId, id } of due) {
     try {
@@ -38,9 +40,15 @@ export async function runMaintenance(deps: BillingDeps): Promise<{ expired: numb
 }
 
 export function registerBillingJobs(jobs: JobQueue, deps: BillingDeps): void {
-  jobs.register('billing.renewals', async () => {
-    const results = await runRenewals(deps);
+  // The recurring slot runs every tenant; a one-off run (`rampart billing renew`) may name one.
+  jobs.register('billing.renewals', async ({ payload }) => {
+    const tenantId = (payload as { tenant_id?: unknown } | null)?.tenant_id;
+    const results = await runRenewals(deps, typeof tenantId === 'string' && isUuid(tenantId) ? { tenantId } : {});
     if (results.some((r) => r.outcome === 'error')) throw new Error(`${results.filter((r) => r.outcome === 'error').length} renewal(s) failed`);
+  });
+  jobs.register(NOTICE_JOB, async ({ payload, log }) => {
+    const outcome = await deliverNotice(deps, payload);
+    if (outcome !== 'sent') log.info({ outcome }, 'billing notice not mailed');
   });
   jobs.register('billing.maintenance', async () => void (await runMaintenance(deps)));
 }

@@ -10,7 +10,7 @@ import type { PaymentProvider } from './psp/types.js';
 import { billingRoutes } from './routes.js';
 import { webhookDocumentation, webhookMount } from './webhooks/mount.js';
 import { DEFAULT_TOLERANCE_SECONDS } from './webhooks/signature.js';
-import type { BillingDeps } from './types.js';
+import type { BillingDeps, NoticeMailer } from './types.js';
 
 /**
  * Builds billing for the composition root: the PSP (the sandbox by default, Stripe when
@@ -39,6 +39,8 @@ export type CreateBillingOptions = {
   webhookSecrets: readonly string[];
   webhookToleranceSeconds?: number;
   stripe?: StripePspOptions;
+  /** Sends customer notices (trials, dunning); identity's mailer in the composition root. */
+  mailer?: NoticeMailer;
   /** Where the sandbox sends its webhooks (Rampart's own endpoint). */
   sandboxWebhookUrl?: string;
 };
@@ -56,7 +58,7 @@ export function createBilling(options: CreateBillingOptions): Billing {
     if (!options.stripe) throw new RampartError('bad_request', { detail: 'billing.psp is stripe but no stripe_secret_key is configured' });
     psp = createStripePsp(options.stripe);
   } else psp = options.psp;
-  const deps: BillingDeps = { db: options.db, audit: options.audit, psp, clock, log: options.log, webhookSecrets: options.webhookSecrets, webhookToleranceSeconds: options.webhookToleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS };
+  const deps: BillingDeps = { db: options.db, audit: options.audit, psp, clock, log: options.log, webhookSecrets: options.webhookSecrets, webhookToleranceSeconds: options.webhookToleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS, ...(options.jobs ? { jobs: options.jobs } : {}), ...(options.mailer ? { mailer: options.mailer } : {}) };
   if (options.jobs) registerBillingJobs(options.jobs, deps);
   return {
     deps,

@@ -1,7 +1,7 @@
 import type { ColumnType, Generated, Selectable, Transaction } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { Clock, Logger } from '../core/index.js';
-import type { Actor, Database, Schema } from '../db/index.js';
+import type { Actor, Database, JobQueue, Schema } from '../db/index.js';
 import type { PaymentProvider } from './psp/types.js';
 
 /**
@@ -297,7 +297,14 @@ export type BillingDeps = {
   /** Webhook signing secrets, newest first; more than one while a secret rotates (BI-2). */
   webhookSecrets: readonly string[];
   webhookToleranceSeconds: number;
+  /** Where customer notices are queued for delivery (the shared job queue); without it they are only recorded. */
+  jobs?: JobQueue;
+  /** Sends customer notices (identity's mailer: SMTP, or the development outbox). */
+  mailer?: NoticeMailer;
 };
+
+/** The part of a mailer billing uses; identity's `Mailer` fits it. */
+export type NoticeMailer = { readonly kind?: string; send(message: { to: string; subject: string; text: string }): Promise<void> };
 
 /** Who did it and from where, for the audit events an operation writes. */
 export type OperationContext = { tenantId: string; actor: Actor; request?: RequestContext };

@@ -7,6 +7,7 @@ import { createAuditLog, loadCheckpointSigner, signerFromPem, verifierFor, verif
 import { ConfigError, createLogger, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
 import { registerAppCommands } from './apps.js';
 import { registerKeyCommands } from './keys.js';
+import { registerBillingCommands } from './billing.js';
 import { type Actor, createJobQueue, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
 
 /**
@@ -354,6 +355,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .action(action((flags: { tenant?: string; json?: boolean }) => driftCommand(io, flags)));
   registerAppCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
   registerKeyCommands(program, { out: io.out, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
+  registerBillingCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('verify')

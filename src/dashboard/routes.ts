@@ -18,6 +18,7 @@ import type { DashboardBundle, DashboardFile } from './bundle.js';
  *   tag pointing at a missing file must not receive HTML).
  */
 
+// control: AZ-2 (public static files only), DA-3 (the server's CSP and headers apply)
 export const DASHBOARD_PREFIX = '/dashboard';
 
 const NOT_BUILT = `<!doctype html>

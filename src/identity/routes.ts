@@ -29,6 +29,7 @@ import {
 } from './accounts/index.js';
 import { clearSessionCookie, listSessions, readSessionCookie, revokeAllSessions, revokeSession, sessionCookie, validateSession, type SessionView } from './sessions/index.js';
 import type { Mailer } from './mail/index.js';
+import { isCrossOriginWrite } from './oidc/index.js';
 import { beginStepUp, finishStepUp } from './stepup/index.js';
 import { challengeRequiredProblem, throttledProblem, type Challenger, type RequestLimiter, type Throttle } from './throttle/index.js';
 
@@ -56,6 +57,14 @@ export const ROLE_GRANT_STEP_UP = requireFreshAuth({ maxAgeSeconds: 300, factor:
 
 const slug = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'a tenant slug');
 const code = z.string().min(1).max(64);
+/**
+ * Text that is stored or looked up as a PostgreSQL `text` value: U+0000 cannot be one, and would
+ * otherwise reach the database and come back as a 500 instead of a 400.
+ */
+const noNul = (value: string) => !value.includes('\u0000');
+const text = (min: number, max: number) => z.string().min(min).max(max).refine(noNul, 'must not contain a NUL character');
+const email = text(1, 320);
+const passkeyName = z.string().trim().min(1).max(100).refine(noNul, 'must not contain a NUL character');
 
 /**
  * WebAuthn responses as the browser serializes them (PublicKeyCredential.toJSON): shape and sizes
@@ -92,8 +101,9 @@ function setSession(reply: FastifyReply, token: string, session: SessionView): v
   reply.header('set-cookie', sessionCookie(token, secondsUntil(session.absolute_expires_at)));
 }
 
+/** The session cookie of a same-origin request (a cross-origin write is refused, see isCrossOriginWrite). */
 function cookieToken(request: FastifyRequest): string {
-  const token = readSessionCookie(request.headers.cookie);
+  const token = isCrossOriginWrite(request) ? undefined : readSessionCookie(request.headers.cookie);
   if (!token) throw new RampartError('unauthenticated', { detail: 'sign in first' });
   return token;
 }
@@ -121,7 +131,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { public: true },
       summary: 'Password step of a sign-in; sets a pending session cookie (ID-4, ID-9, ID-10)',
       params: z.strictObject({ tenant: slug }),
-      body: z.strictObject({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024), altcha: z.string().max(4096).optional() }),
+      body: z.strictObject({ email, password: z.string().min(1).max(1024), altcha: z.string().max(4096).optional() }),
       handler: async ({ params, body, request, reply }) => {
         const tenantId = await tenantFromSlug(deps, params.tenant);
         const context = requestContext(request);
@@ -140,7 +150,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { public: true },
       summary: 'Accept an invitation: set a password and create the account',
       params: z.strictObject({ tenant: slug }),
-      body: z.strictObject({ token: z.string().min(16).max(200), password: z.string().max(1024), displayName: z.string().min(1).max(200) }),
+      body: z.strictObject({ token: z.string().min(16).max(200), password: z.string().max(1024), displayName: text(1, 200) }),
       handler: async ({ params, body, request, reply }) => {
         const tenantId = await tenantFromSlug(deps, params.tenant);
         const result = await acceptInvitation(accounts, { tenantId, token: body.token, password: body.password, displayName: body.displayName, context: requestContext(request) });
@@ -206,7 +216,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       url: '/api/v1/identity/passkeys/register/verify',
       auth: { public: true },
       summary: 'Finish registering a passkey; completes the second factor (ID-4, ID-5)',
-      body: z.strictObject({ response: registrationResponse, name: z.string().trim().min(1).max(100).optional() }),
+      body: z.strictObject({ response: registrationResponse, name: passkeyName.optional() }),
       handler: async ({ request, reply, body }) => {
         const result = await finishPasskeyRegistration(accounts, {
           token: cookieToken(request),
@@ -243,6 +253,8 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { public: true },
       summary: 'Revoke this session and clear its cookie',
       handler: async ({ request, reply }) => {
+        // Another origin of the site cannot sign the user out (nor clear the cookie).
+        if (isCrossOriginWrite(request)) throw new RampartError('forbidden', { detail: 'sign out from this site’s own pages' });
         const token = readSessionCookie(request.headers.cookie);
         const valid = token ? await validateSession(accounts, token, { allowPending: true }) : null;
         if (valid) {
@@ -335,7 +347,7 @@ function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { public: true },
       summary: 'Rename one of my passkeys',
       params: passkeyId,
-      body: z.strictObject({ name: z.string().trim().min(1).max(100) }),
+      body: z.strictObject({ name: passkeyName }),
       handler: async ({ request, params, body }) => renamePasskey(accounts, { token: cookieToken(request), id: params.id, name: body.name, context: requestContext(request) }),
     }),
     defineRoute({
@@ -385,7 +397,7 @@ function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { public: true },
       summary: 'Mail a single-use sign-in link (15 min); always 202, whatever the account state (ID-9, ID-10)',
       params: z.strictObject({ tenant: slug }),
-      body: z.strictObject({ email: z.string().min(1).max(320), altcha: z.string().max(4096).optional() }),
+      body: z.strictObject({ email, altcha: z.string().max(4096).optional() }),
       handler: async ({ params, body, request, reply }) => {
         const tenantId = await tenantFromSlug(deps, params.tenant);
         const perIp = await spendBudget(limiter, 'magic-link:ip', request.ip);
@@ -421,7 +433,7 @@ function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { public: true },
       summary: 'First-admin setup with the one-time link printed at start: creates the owner account (then forced MFA and passkey apply)',
       params: z.strictObject({ tenant: slug }),
-      body: z.strictObject({ token: z.string().min(16).max(200), email: z.string().min(1).max(320), displayName: z.string().min(1).max(200), password: z.string().max(1024) }),
+      body: z.strictObject({ token: z.string().min(16).max(200), email, displayName: text(1, 200), password: z.string().max(1024) }),
       handler: async ({ params, body, request, reply }) => {
         const tenantId = await tenantFromSlug(deps, params.tenant);
         await spendBudget(limiter, 'setup:ip', request.ip);

@@ -3,3 +3,4 @@ export { ingestUsage } from './ingest-usage.js';
 export { invoiceView } from './invoice-view.js';
 export { updateSettings, type SettingsInput } from './update-settings.js';
 export { voidInvoice } from './void-invoice.js';
+export { verifyNumbering, type NumberingProblem, type NumberingReport, type SeriesReport } from './verify-numbering.js';

@@ -1,7 +1,7 @@
-import { uuidv7 } from '../../core/index.js';
 import { priceAmount } from '../catalog/pricing.js';
 import { collectInvoice, createDraftInvoice, finalizeInvoice, type LineSpec } from '../invoices/index.js';
 import { fromDb } from '../money/index.js';
+import { recordNotice, TRIAL_NOTICE_DAYS } from '../notices/notices.js';
 import { getSettings, loadCustomer, loadPrice, priceModel, usageBetween } from '../store.js';
 import { billingTables, type BillingDeps, type CouponRow, type OperationContext, type SubscriptionRow, type Tx } from '../types.js';
 import { addInterval } from './periods.js';
@@ -23,15 +23,9 @@ import { addInterval } from './periods.js';
 
 const DAY = 86_400_000;
 
-export type RenewalOutcome = 'not_due' | 'canceled' | 'trial_not_converted' | 'renewed' | 'past_due' | 'retry_succeeded' | 'retry_failed' | 'grace' | 'suspended';
+export type RenewalOutcome = 'not_due' | 'trial_will_end' | 'canceled' | 'trial_not_converted' | 'renewed' | 'past_due' | 'retry_succeeded' | 'retry_failed' | 'grace' | 'suspended';
 
-async function notice(tx: Tx, deps: BillingDeps, context: OperationContext, subscription: SubscriptionRow, kind: string, detail: Record<string, unknown> = {}): Promise<void> {
-  const now = deps.clock.now();
-  await billingTables(tx)
-    .insertInto('billing_notices')
-    .values({ tenant_id: context.tenantId, id: uuidv7(now.getTime()), customer_id: subscription.customer_id, subscription_id: subscription.id, kind, detail: JSON.stringify(detail), created_at: now })
-    .execute();
-}
+const notice = async (...args: Parameters<typeof recordNotice>): Promise<void> => void (await recordNotice(...args));
 
 async function step(tx: Tx, deps: BillingDeps, context: OperationContext, subscription: SubscriptionRow, action: string, diff: Record<string, { before?: unknown; after?: unknown }>): Promise<void> {
   await deps.audit.record(tx, { tenantId: context.tenantId, actor: context.actor, action, target: { type: 'billing_subscription', id: subscription.id }, diff });
@@ -51,6 +45,7 @@ export async function renewSubscription(tx: Tx, deps: BillingDeps, context: Oper
   const now = deps.clock.now();
   if (!subscription) return 'not_due';
   if (subscription.status === 'past_due') return retryDunning(tx, deps, context, subscription);
+  if (subscription.status === 'trialing' && subscription.current_period_end > now) return remindTrialEnd(tx, deps, context, subscription);
   if (!['active', 'trialing'].includes(subscription.status) || subscription.current_period_end > now) return 'not_due';
 
   if (subscription.cancel_at_period_end) {
@@ -107,6 +102,22 @@ export async function renewSubscription(tx: Tx, deps: BillingDeps, context: Oper
   return 'past_due';
 }
 
+/**
+ * The customer hears before a trial ends, once: the subscription row is locked (see above) and the
+ * reminder is looked up before it is written, so a second run or a second node finds it.
+ */
+async function remindTrialEnd(tx: Tx, deps: BillingDeps, context: OperationContext, subscription: SubscriptionRow): Promise<RenewalOutcome> {
+  const trx = billingTables(tx);
+  const now = deps.clock.now();
+  if (subscription.current_period_end.getTime() - now.getTime() > TRIAL_NOTICE_DAYS * DAY) return 'not_due';
+  const sent = await trx.selectFrom('billing_notices').select('id').where('subscription_id', '=', subscription.id).where('kind', '=', 'trial_will_end').executeTakeFirst();
+  if (sent) return 'not_due';
+  const customer = await loadCustomer(trx, subscription.customer_id);
+  await notice(tx, deps, context, subscription, 'trial_will_end', { trial_end: subscription.current_period_end.toISOString(), has_payment_method: Boolean(customer.payment_method) });
+  await step(tx, deps, context, subscription, 'billing.subscription.trial_will_end', { trial_end: { after: subscription.current_period_end.toISOString() }, has_payment_method: { after: Boolean(customer.payment_method) } });
+  return 'trial_will_end';
+}
+
 async function retryDunning(tx: Tx, deps: BillingDeps, context: OperationContext, subscription: SubscriptionRow): Promise<RenewalOutcome> {
   const trx = billingTables(tx);
   const now = deps.clock.now();
@@ -141,11 +152,22 @@ async function retryDunning(tx: Tx, deps: BillingDeps, context: OperationContext
 }
 
 /** Subscriptions due for renewal or a dunning step, across tenants (system job). */
-export async function dueSubscriptions(tx: Tx, now: Date, limit = 100): Promise<Array<{ tenant_id: string; id: string }>> {
-  return billingTables(tx)
-    .selectFrom('billing_subscriptions')
-    .select(['tenant_id', 'id'])
-    .where((eb) => eb.or([eb.and([eb('status', 'in', ['active', 'trialing']), eb('current_period_end', '<=', now)]), eb.and([eb('status', '=', 'past_due'), eb('next_retry_at', '<=', now)])]))
+export async function dueSubscriptions(tx: Tx, now: Date, limit = 100, tenantId?: string): Promise<Array<{ tenant_id: string; id: string }>> {
+  let query = billingTables(tx).selectFrom('billing_subscriptions').select(['tenant_id', 'id']);
+  if (tenantId) query = query.where('tenant_id', '=', tenantId);
+  return query
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', 'in', ['active', 'trialing']), eb('current_period_end', '<=', now)]),
+        eb.and([eb('status', '=', 'past_due'), eb('next_retry_at', '<=', now)]),
+        // Trials ending within TRIAL_NOTICE_DAYS whose customer has not been reminded yet.
+        eb.and([
+          eb('status', '=', 'trialing'),
+          eb('current_period_end', '<=', new Date(now.getTime() + TRIAL_NOTICE_DAYS * DAY)),
+          eb.not(eb.exists(eb.selectFrom('billing_notices').select('billing_notices.id').whereRef('billing_notices.subscription_id', '=', 'billing_subscriptions.id').where('billing_notices.kind', '=', 'trial_will_end'))),
+        ]),
+      ]),
+    )
     .orderBy('current_period_end')
     .limit(limit)
     .execute();

@@ -47,10 +47,18 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
         const expiresAt = expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null;
+        // Request parameters (state, nonce, login_hint, …) travel into the payload as they came.
+        // jsonb cannot hold U+0000: refused here as a bad request, not a database error (a 500).
+        let hasNul = false;
+        const json = JSON.stringify(payload, (key, value: unknown) => {
+          if (key.includes('\u0000') || (typeof value === 'string' && value.includes('\u0000'))) hasNul = true;
+          return value;
+        });
+        if (hasNul) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
         const values = {
           kind,
           id_hash: hashId(id),
-          payload: JSON.stringify(payload),
+          payload: json,
           grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
           uid: typeof payload.uid === 'string' ? payload.uid : null,
           user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
@@ -80,7 +88,10 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
         await db.owner.deleteFrom('oidc_payloads').where('kind', '=', kind).where('id_hash', '=', hashId(id)).execute();
       },
       async revokeByGrantId(grantId: string) {
-        await db.owner.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+        // The provider calls this once per token model. Only that model's rows go: an Interaction
+        // carries the grant id too, and deleting it broke the provider's "another user signed in on
+        // this browser" logout-and-resume ("interaction session not found").
+        await db.owner.deleteFrom('oidc_payloads').where('kind', '=', kind).where('grant_id', '=', grantId).execute();
       },
     };
   };

@@ -87,7 +87,22 @@ export function scopedAuthorizer(inner: Authorizer): Authorizer {
   };
 }
 
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A state-changing request the browser itself labels as coming from another origin of this site
+ * or another site (Fetch Metadata). SameSite=Strict keeps the session cookie off cross-site
+ * requests, but a sibling subdomain is "same site": its page could still send a body-less POST
+ * (sign out everywhere, sign out, start an enrollment) with the cookie attached. Such a request
+ * is not authenticated by the cookie. Requests without the header (non-browser clients, tests)
+ * are unaffected; tokens are unaffected (a page cannot attach them for another origin).
+ */
+export function isCrossOriginWrite(request: Pick<FastifyRequest, 'method' | 'headers'>): boolean {
+  const site = request.headers['sec-fetch-site'];
+  return UNSAFE_METHODS.has(request.method) && (site === 'cross-site' || site === 'same-site');
+}
+
 /** Tokens first when an Authorization header is present (never falling back to the cookie), else the session. */
 export function firstAuthenticator(byToken: Authenticator, bySession: Authenticator): Authenticator {
-  return (request) => (request.headers.authorization ? byToken(request) : bySession(request));
+  return async (request) => (request.headers.authorization ? byToken(request) : isCrossOriginWrite(request) ? null : bySession(request));
 }

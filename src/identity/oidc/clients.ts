@@ -25,7 +25,8 @@ const redirectUri = z
   .refine((value) => {
     try {
       const url = new URL(value);
-      if (url.hash || url.username || url.password || value.includes('*')) return false;
+      // Control characters (NUL above all: text and jsonb cannot hold it) are never part of a redirect target.
+      if (url.hash || url.username || url.password || value.includes('*') || [...value].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f')) return false;
       return url.protocol === 'https:' || (url.protocol === 'http:' && loopback(url)) || /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol);
     } catch {
       return false;
@@ -35,7 +36,7 @@ const redirectUri = z
 export const SCOPE_TOKEN = /^(?:[a-z][a-z0-9_.:-]{0,127}|rampart:\*)$/;
 
 export const clientInputSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  name: z.string().trim().min(1).max(200).refine((value) => !value.includes('\u0000'), 'must not contain a NUL character'),
   type: z.enum(['public', 'confidential']),
   redirectUris: z.array(redirectUri).min(1).max(20),
   postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),

@@ -1,7 +1,8 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Clock, Logger } from '../../core/index.js';
-import type { Database } from '../../db/index.js';
+import { withTenant, type Database } from '../../db/index.js';
 import { ACR } from '../credentials/index.js';
+import { readSessionCookie, validateSession } from '../sessions/index.js';
 import { createAdapterFactory, type ClientLookup } from './adapter.js';
 import type { PrivateJwk } from './keys.js';
 import { API_WILDCARD, clientApiScopes, isApiScope, isWellFormedApiScope, OIDC_SCOPES } from './scopes.js';
@@ -37,6 +38,46 @@ async function findAccountRow(db: Database, sub: string): Promise<OidcAccount | 
   // is known, so this one lookup by primary key runs as the owner.
   const row = await db.owner.selectFrom('users').select(['id', 'tenant_id', 'email', 'display_name', 'status']).where('id', '=', sub).executeTakeFirst();
   return row ? { id: row.id, tenantId: row.tenant_id, email: row.email, displayName: row.display_name, status: row.status } : undefined;
+}
+
+/**
+ * The provider's own session (its cookie) remembers who signed in; the Rampart session is the one
+ * a user signs out of and that "sign out everywhere" and the idle/absolute timeouts end (ID-6).
+ * Left alone, the provider kept issuing codes for the remembered account after that Rampart
+ * session was gone, and to the next person on the browser it issued codes for the previous user.
+ * So the login prompt is raised (the interaction then signs in whoever the Rampart session says,
+ * or sends the browser to the login page) unless:
+ * - the Rampart session the provider session came from is still live: same user, full, not
+ *   revoked, within its timeouts, and its auth_time is the provider's login time (the interaction
+ *   logs in with exactly that). This holds without the cookie, which SameSite=Strict keeps off a
+ *   relying party's cross-site redirect;
+ * - and, when the browser does send its Rampart cookie, that session is the same user's.
+ */
+function interactionsBoundToRampartSession(db: Database, clock: Clock) {
+  const liveOrigin = async (accountId: string, loginTs: number | undefined) => {
+    const account = await findAccountRow(db, accountId);
+    if (!account || typeof loginTs !== 'number') return false;
+    const now = clock.now();
+    const sessions = await withTenant(
+      db,
+      { tenantId: account.tenantId, actor: { type: 'system', id: 'oidc' } },
+      (trx) => trx.selectFrom('sessions').select('auth_time').where('user_id', '=', accountId).where('stage', '=', 'ok').where('revoked_at', 'is', null).where('idle_expires_at', '>', now).where('absolute_expires_at', '>', now).execute(),
+      { readOnly: true },
+    );
+    return sessions.some((row) => Math.floor(row.auth_time.getTime() / 1000) === loginTs);
+  };
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('rampart_session', 'the Rampart session ended or belongs to another user', async (ctx: KoaContextWithOIDC) => {
+      const { session } = ctx.oidc;
+      if (!session?.accountId || ctx.oidc.result?.['login']) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const token = readSessionCookie(ctx.get('cookie'));
+      const browser = token ? await validateSession({ db, clock }, token) : null;
+      if (browser && browser.user.id !== session.accountId) return interactionPolicy.Check.REQUEST_PROMPT;
+      return (await liveOrigin(session.accountId, session.loginTs)) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
 }
 
 export function buildProvider({ settings, db, clock, log, findClient, jwks }: { settings: OidcSettings; db: Database; clock: Clock; log: Logger; findClient: ClientLookup; jwks: PrivateJwk[] }): Provider {
@@ -86,7 +127,7 @@ export function buildProvider({ settings, db, clock, log, findClient, jwks }: { 
       Session: () => settings.sessionTtlSeconds,
       Grant: () => settings.refreshTokenTtlSeconds,
     },
-    interactions: { url: (_ctx: KoaContextWithOIDC, interaction: { uid: string }) => `/oidc/interaction/${interaction.uid}` },
+    interactions: { policy: interactionsBoundToRampartSession(db, clock), url: (_ctx: KoaContextWithOIDC, interaction: { uid: string }) => `/oidc/interaction/${interaction.uid}` },
     routes: {
       authorization: '/oidc/auth',
       token: '/oidc/token',

@@ -23,7 +23,9 @@ export class ApiError extends Error {
     this.status = status;
     this.type = typeof problem.type === 'string' ? problem.type : 'about:blank';
     this.code = typeof problem.code === 'string' ? problem.code : undefined;
-    this.issues = Array.isArray(problem.issues) ? (problem.issues as FieldIssue[]).filter((i) => i && typeof i.pointer === 'string') : [];
+    // RFC 9457 extension member `errors`: one entry per bad field, as a JSON pointer.
+    const listed = Array.isArray(problem.errors) ? problem.errors : Array.isArray(problem.issues) ? problem.issues : [];
+    this.issues = (listed as FieldIssue[]).filter((i) => i && typeof i.pointer === 'string');
     this.extensions = problem;
   }
   /** The message for one field (`/email`), if the server named it. */
@@ -33,7 +35,7 @@ export class ApiError extends Error {
 }
 
 export const STEP_UP_PROBLEM = 'urn:rampart:problem:step-up-required';
-export const isStepUpRequired = (error: unknown): error is ApiError => error instanceof ApiError && error.type === STEP_UP_PROBLEM;
+export const isStepUpRequired = (error: unknown): boolean => error instanceof ApiError && error.type === STEP_UP_PROBLEM;
 export const isForbidden = (error: unknown): error is ApiError => error instanceof ApiError && error.status === 403;
 
 async function parse<T>(response: Response): Promise<T> {

@@ -112,7 +112,8 @@ function Ready({ auth, api, tenant, apps }: { auth: AuthClient; api: Api; tenant
     const pending = flow.pendingAction();
     flow.clearPendingAction();
     if (!pending || Date.now() - pending.createdAt > 10 * 60_000) return;
-    api.send(pending.method, pending.path, pending.body).then(
+    // Sequentially, in the order the user made them; the first refusal stops the rest.
+    pending.calls.reduce<Promise<unknown>>((previous, call) => previous.then(() => api.send(call.method, call.path, call.body)), Promise.resolve()).then(
       () => {
         setReplay({ label: pending.label, ok: true, message: 'Done.' });
         void queryClient.invalidateQueries();

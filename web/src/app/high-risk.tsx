@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { isForbidden, isStepUpRequired } from '../api/client.js';
-import { flow } from '../auth/storage.js';
+import { flow, type PendingCall } from '../auth/storage.js';
 import { Button } from '../ui/controls.js';
 import { Dialog } from '../ui/dialog.js';
 import { useSession } from './session.js';
@@ -9,29 +9,36 @@ import { useSession } from './session.js';
  * High-risk calls (role grants, matrix changes, invitations; ID-7). The server answers
  * `step-up-required` when the token's passkey sign-in is older than the route allows. The fix is
  * a fresh passkey sign-in at the provider (only a DPoP-bound token carries the proof), which
- * leaves the page: the call waits in sessionStorage (what to send, never a credential) and runs
- * once when the dashboard comes back signed in.
+ * leaves the page: the calls wait in sessionStorage (what to send, never a credential) and run
+ * once, in order, when the dashboard comes back signed in.
  */
-export type HighRiskCall = { method: string; path: string; body?: unknown; label: string; resource?: string; action?: string };
+// control: ID-7, AZ-5
+export type HighRiskCall = PendingCall & { label: string; resource?: string; action?: string };
 
 export function useHighRisk() {
   const { api, auth, markDenied } = useSession();
-  const [stepUp, setStepUp] = useState<HighRiskCall | null>(null);
+  const [stepUp, setStepUp] = useState<{ calls: PendingCall[]; label: string } | null>(null);
 
-  async function run<T>(call: HighRiskCall): Promise<T> {
-    try {
-      return await api.send<T>(call.method, call.path, call.body);
-    } catch (error) {
-      if (isStepUpRequired(error)) setStepUp(call);
-      if (isForbidden(error) && call.resource && call.action) markDenied(call.resource, call.action);
-      throw error;
+  /** Sends the calls in order; on a step-up refusal, offers the passkey sign-in for those not yet sent. */
+  async function runAll<T>(calls: HighRiskCall[], label: string): Promise<T[]> {
+    const results: T[] = [];
+    for (const [index, call] of calls.entries()) {
+      try {
+        results.push(await api.send<T>(call.method, call.path, call.body));
+      } catch (error) {
+        if (isStepUpRequired(error)) setStepUp({ calls: calls.slice(index).map(({ method, path, body }) => ({ method, path, body })), label });
+        if (isForbidden(error) && call.resource && call.action) markDenied(call.resource, call.action);
+        throw error;
+      }
     }
+    return results;
   }
+  const run = async <T,>(call: HighRiskCall): Promise<T> => (await runAll<T>([call], call.label))[0]!;
 
   const confirm = () => {
     if (!stepUp) return;
     const returnTo = `${window.location.pathname}${window.location.search}`;
-    flow.setPendingAction({ method: stepUp.method, path: stepUp.path, body: stepUp.body, label: stepUp.label, returnTo, createdAt: Date.now() });
+    flow.setPendingAction({ calls: stepUp.calls, label: stepUp.label, returnTo, createdAt: Date.now() });
     void auth.reauthenticate(returnTo);
   };
 
@@ -50,10 +57,10 @@ export function useHighRisk() {
       }
     >
       <p className="text-sm">
-        <strong>{stepUp?.label}</strong> is a high-risk change. Rampart needs a passkey sign-in from the last five minutes. You will sign in again with your passkey and come straight back; the change is then sent once.
+        <strong>{stepUp?.label}</strong> is a high-risk change. Rampart needs a passkey sign-in from the last five minutes: you sign in again with your passkey and come straight back, and the change is then sent once.
       </p>
     </Dialog>
   );
 
-  return { run, dialog, isStepUpPending: stepUp !== null };
+  return { run, runAll, dialog };
 }

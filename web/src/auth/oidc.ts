@@ -10,6 +10,7 @@ import { flow, prefs, SLUG } from './storage.js';
  * every refresh goes through one promise: two tabs' worth of parallel API calls never refresh twice.
  */
 
+// control: ID-1, ID-2, ID-7, ID-8
 export const CLIENT_ID = 'rampart-dashboard';
 
 /** Rampart resources the dashboard uses; each is asked for as `rampart:<r>` and `rampart:<r>:read`, and consent keeps what the user holds (ID-8). */

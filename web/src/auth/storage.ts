@@ -31,7 +31,8 @@ const write = (storage: Storage, key: string, value: unknown) => storage.setItem
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export type PendingSignIn = { state: string; verifier: string; nonce: string; tenant: string; returnTo: string; startedAt: number; retried?: boolean };
-export type PendingAction = { method: string; path: string; body?: unknown; label: string; returnTo: string; createdAt: number };
+export type PendingCall = { method: string; path: string; body?: unknown };
+export type PendingAction = { calls: PendingCall[]; label: string; returnTo: string; createdAt: number };
 export type Theme = 'light' | 'dark' | 'system';
 
 export const prefs = {

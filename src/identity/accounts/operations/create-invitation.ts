@@ -7,6 +7,8 @@ import type { AccountDeps } from '../deps.js';
 import { normalizeEmail, roleExists } from '../store.js';
 
 export const INVITATION_TTL_SECONDS = 7 * 24 * 60 * 60;
+/** The apps module's anonymous role (src/apps ANONYMOUS_ROLE); identity does not depend on apps. */
+const ANONYMOUS_ROLE = 'anonymous';
 
 export type InvitationView = { id: string; email: string; role: string; expires_at: Date; invited_by: string };
 
@@ -21,6 +23,12 @@ export async function createInvitation(
   const justification = requireJustification(input.justification);
   const email = normalizeEmail(input.email);
   return withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
+    // An app whose spec grants anonymous access creates the tenant role "anonymous" (the role of
+    // callers who are not signed in). A member in it would be a signed-in account that the
+    // anonymous-only limits (public resources, list/read, no PII) were never meant to describe.
+    if (input.role === ANONYMOUS_ROLE) {
+      throw new RampartError('validation_failed', { detail: 'body /role: "anonymous" is the role of callers who are not signed in; nobody can be invited into it', issues: [{ in: 'body', pointer: '/role', message: 'reserved for callers who are not signed in' }] });
+    }
     if (!(await roleExists(trx, input.role))) {
       throw new RampartError('validation_failed', { detail: `body /role: no role "${String(input.role).slice(0, 64)}"`, issues: [{ in: 'body', pointer: '/role', message: 'no such role' }] });
     }
