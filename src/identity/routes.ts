@@ -12,6 +12,7 @@ import {
   consumeMagicLink,
   finishPasskeySignIn,
   listPasskeys,
+  memberRoutes,
   removePasskey,
   removeTotp,
   renamePasskey,
@@ -118,6 +119,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
   const { accounts, throttle, challenger } = deps;
   return [
     ...extraRoutes(deps),
+    ...memberRoutes({ db: accounts.db }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/identity/challenge',

@@ -3,6 +3,7 @@
  * sign-in and the second factors (controls ID-4, ID-5, ID-9). Routes are wired by the lead.
  */
 export { type AccountDeps } from './deps.js';
+export { memberRoutes, type MemberView } from './members-routes.js';
 export { normalizeEmail, accountFingerprint, toPublicUser, type PublicUser, type UserRow } from './store.js';
 export { createInvitation, INVITATION_TTL_SECONDS, type InvitationView } from './operations/create-invitation.js';
 export { acceptInvitation } from './operations/accept-invitation.js';

@@ -54,3 +54,6 @@ export type ChainStatus = { chain: string; events: number; checkpoints: number; 
 export type SessionInfo = { id: string; created_at: string; last_seen_at: string; auth_time: string; amr: string[]; acr: string; ip: string | null; user_agent: string | null; stage: string };
 export type Passkey = { id: string; name: string; createdAt: string; lastUsedAt: string | null; backedUp: boolean; deviceType: string };
 export type Invitation = { invitation: { id: string; email: string; role: string; expires_at?: string; expiresAt?: string }; token: string };
+
+export type Member = { id: string; email: string; display_name: string; roles: string[]; status: string; created_at: string; has_passkey: boolean; has_totp: boolean };
+export type MemberPage = { items: Member[]; next_cursor: string | null };
