@@ -9,10 +9,10 @@ import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
-import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
+import { apiScopesOf, revokeAccountPayloads, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
 import { BUILTIN_RESOURCES } from './authz/index.js';
 import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
-import { dashboardRoutes, loadDashboardBundle } from './dashboard/index.js';
+import { dashboardRoutes, loadDashboardBundle, planPreviewRoutes } from './dashboard/index.js';
 import { createChallenger, createReplayStore, createThrottle, loginUiRoutes, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
 import {
   chainSecretsProviders,
@@ -255,12 +255,13 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
       ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis }) }),
-      ...identityRoutes(identity),
+      ...identityRoutes({ ...identity, revokeOidcGrants: (userId) => revokeAccountPayloads(db, userId) }),
       ...outboxRoutes({ mailer, env: config.env }),
       ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),
       ...loginUiRoutes({ accounts }),
       ...auditRoutes({ db, verifier: verifierFor(signer.publicKey) }),
       ...dashboardRoutes({ bundle: loadDashboardBundle() }),
+      ...planPreviewRoutes({ apps }),
       ...(billing ? billing.routes() : []),
       ...(options.routes ?? []),
     ];

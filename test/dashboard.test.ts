@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../src/core/index.js';
 import { dashboardRoutes, loadDashboardBundle } from '../src/dashboard/index.js';
 import { buildServer, type Server } from '../src/http/index.js';
-import { testConfig, testRampart } from './support/rampart.js';
+import type { Principal } from '../src/http/index.js';
+import { bearerAuthenticator, testConfig, testRampart } from './support/rampart.js';
 
 /**
  * Serving the admin dashboard (issue 7): the built SPA under /dashboard/ with the SPA fallback,
@@ -131,5 +132,67 @@ describe('dashboard static serving', () => {
     const source = await readFile(new URL('../web/index.html', import.meta.url), 'utf8');
     expect(source).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(source).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
+  });
+});
+
+describe('DE-4 app plan preview for the spec editor (POST /api/v1/app-plans/preview)', () => {
+  const principals: Record<string, Principal> = {};
+  let rampart: Awaited<ReturnType<typeof testRampart>>;
+  let crm: Record<string, unknown> & { version: number; resources: Array<{ name: string; fields: Array<Record<string, unknown>> }> };
+  const preview = (token: string, body: unknown) => rampart.server.app.inject({ method: 'POST', url: '/api/v1/app-plans/preview', headers: { authorization: `Bearer ${token}` }, payload: body as Record<string, unknown> });
+  const REASON = 'track the size of each company';
+
+  beforeAll(async () => {
+    rampart = await testRampart({ authenticate: (request) => bearerAuthenticator(principals)(request) });
+    const acme = await rampart.createTenant({ slug: 'acme', name: 'Acme' });
+    const other = await rampart.createTenant({ slug: 'other', name: 'Other' });
+    await rampart.apps.installTemplate({ tenantId: acme.id, actor: { type: 'system', id: 'test' }, name: 'crm' });
+    for (const role of ['admin', 'viewer', 'auditor']) principals[role] = { type: 'user', id: `acme-${role}`, tenantId: acme.id, roles: [role] };
+    principals['other-admin'] = { type: 'user', id: 'other-admin', tenantId: other.id, roles: ['admin'] };
+    crm = structuredClone((await rampart.apps.installedApp(acme.id, 'crm'))!.spec) as typeof crm;
+  });
+  afterAll(() => rampart.close());
+
+  const withField = (field: Record<string, unknown>, version = crm.version + 1) => {
+    const spec = structuredClone(crm);
+    spec.version = version;
+    spec.resources[0]!.fields.push(field);
+    return spec;
+  };
+
+  it('DE-4 lists the migration steps against the installed version and stores nothing', async () => {
+    const response = await preview('admin', { spec: withField({ name: 'employee_count', type: 'integer', class: 'internal' }), justification: REASON });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({ ok: true, destructive: false, fromVersion: 1, requireApproval: false });
+    expect(body.steps).toEqual([expect.objectContaining({ kind: 'add_column', field: 'employee_count', destructive: false })]);
+    expect(await rampart.apps.listPlans(principals.admin!.tenantId)).toHaveLength(1); // only the template's own plan
+  });
+
+  it('DE-4 a field without a data class, a stale version and a dropped field show as findings / destructive steps', async () => {
+    const noClass = (await preview('admin', { spec: withField({ name: 'birthday', type: 'date' }), justification: REASON })).json();
+    expect(noClass.ok).toBe(false);
+    expect(noClass.findings).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'field/no-class', severity: 'error', pointer: expect.stringMatching(/^\/resources\/0\/fields\/\d+/) })]));
+    expect(noClass.steps).toEqual([]);
+    const stale = (await preview('admin', { spec: withField({ name: 'employee_count', type: 'integer', class: 'internal' }, crm.version), justification: REASON })).json();
+    expect(stale.ok).toBe(false);
+    expect(stale.findings).toEqual([expect.objectContaining({ code: 'plan/version', pointer: '/version' })]);
+    const dropped = structuredClone(crm);
+    dropped.version += 1;
+    dropped.resources[0]!.fields = dropped.resources[0]!.fields.filter((f) => f.name !== 'annual_revenue');
+    const destructive = (await preview('admin', { spec: dropped, justification: REASON })).json();
+    expect(destructive).toMatchObject({ ok: true, destructive: true });
+    expect(destructive.steps).toEqual([expect.objectContaining({ kind: 'drop_column', destructive: true })]);
+  });
+
+  it('AZ-2 AZ-5 needs the plan right and a justification; another tenant previews against its own (empty) install', async () => {
+    const spec = withField({ name: 'employee_count', type: 'integer', class: 'internal' });
+    for (const role of ['viewer', 'auditor']) expect((await preview(role, { spec, justification: REASON })).statusCode).toBe(403);
+    const unjustified = await preview('admin', { spec });
+    expect(unjustified.statusCode).toBe(400);
+    expect(unjustified.body).toContain('justification');
+    const elsewhere = (await preview('other-admin', { spec, justification: REASON })).json();
+    expect(elsewhere.fromVersion).toBeNull();
+    expect(elsewhere.steps.every((s: { kind: string }) => s.kind === 'create_table' || s.kind === 'add_reference')).toBe(true);
   });
 });

@@ -28,7 +28,7 @@ async function addUser(tenant: Tenant, email: string, roles: string[], factors: 
     if (factors.passkey) {
       await trx
         .insertInto('webauthn_credentials')
-        .values({ tenant_id: tenant.id, id: uuidv7(), user_id: id, credential_id: 'cred-never-shown', public_key: Buffer.from('public-key-never-shown'), device_type: 'multiDevice', backed_up: true, name: 'Laptop' })
+        .values({ tenant_id: tenant.id, id: uuidv7(), user_id: id, credential_id: 'cred-never-shown', public_key: Buffer.from('public-key-never-shown'), counter: 0, transports: [], device_type: 'multiDevice', backed_up: true, name: 'Laptop' })
         .execute();
     }
   });

@@ -329,4 +329,16 @@ describe('OIDC provider', () => {
       await other.close();
     }
   });
+
+  // Last: it ends the shared session.
+  it('ID-6 sign out everywhere also revokes what apps hold: refresh and access tokens stop at once', async () => {
+    const config = await rp(spaClientId);
+    const tokens = await tokensFor(config, 'openid offline_access rampart:tenant:read');
+    expect((await api('/api/v1/tenant', tokens.access_token)).status).toBe(200);
+    const everywhere = await fetch(`${issuer}/api/v1/me/sessions/revoke-all`, { method: 'POST', headers: { cookie: sessionCookie } });
+    expect(everywhere.status).toBe(200);
+    expect(((await everywhere.json()) as { revokedGrants: number }).revokedGrants).toBeGreaterThan(0);
+    expect((await api('/api/v1/tenant', tokens.access_token)).status).toBe(401);
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
 });

@@ -45,6 +45,8 @@ const SQLSTATES: Record<string, { code: ErrorCode; detail: string }> = {
   '23514': { code: 'validation_failed', detail: 'a value breaks a constraint' },
   '23502': { code: 'validation_failed', detail: 'a required value is missing' },
   '22P02': { code: 'validation_failed', detail: 'a value has the wrong format' },
+  '22021': { code: 'validation_failed', detail: 'a value holds a character that cannot be stored (such as NUL)' },
+  '22P05': { code: 'validation_failed', detail: 'a value holds a character that cannot be stored' },
   '22001': { code: 'validation_failed', detail: 'a value is too long' },
   '22003': { code: 'validation_failed', detail: 'a number is out of range' },
   '22007': { code: 'validation_failed', detail: 'a date or time has the wrong format' },

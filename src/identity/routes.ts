@@ -51,6 +51,11 @@ export type IdentityRouteDeps = {
   limiter: RequestLimiter;
   /** Origin links in mail point to (the public URL, else http://localhost:PORT). */
   publicBaseUrl: string;
+  /**
+   * "Sign out everywhere" also ends what apps hold: the OIDC grants, refresh and access tokens
+   * issued to this user (wired by the composition root to the provider's store).
+   */
+  revokeOidcGrants?: (userId: string) => Promise<number>;
 };
 
 /** Granting roles is high-risk (ID-7): a passkey proven within five minutes. */
@@ -289,8 +294,9 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       summary: 'Sign out everywhere (ID-6)',
       handler: async ({ principal, request, reply }) => {
         const result = await revokeAllSessions(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), userId: principal!.id, reason: 'signed out everywhere', context: requestContext(request) });
+        const revokedGrants = deps.revokeOidcGrants ? await deps.revokeOidcGrants(principal!.id) : 0;
         reply.header('set-cookie', clearSessionCookie());
-        return result;
+        return { ...result, revokedGrants };
       },
     }),
     defineRoute({

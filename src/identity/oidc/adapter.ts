@@ -102,3 +102,12 @@ export async function purgeExpiredPayloads(db: Database, now: Date): Promise<num
   const result = await sql`delete from oidc_payloads where expires_at is not null and expires_at < ${now}`.execute(db.owner);
   return Number(result.numAffectedRows ?? 0n);
 }
+
+/**
+ * Everything the provider holds for one user: grants, codes, access and refresh tokens, provider
+ * sessions ("sign out everywhere", ID-6). Returns the number of rows removed.
+ */
+export async function revokeAccountPayloads(db: Database, accountId: string): Promise<number> {
+  const result = await sql`delete from oidc_payloads where payload->>'accountId' = ${accountId}`.execute(db.owner);
+  return Number(result.numAffectedRows ?? 0n);
+}

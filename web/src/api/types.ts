@@ -57,3 +57,32 @@ export type Invitation = { invitation: { id: string; email: string; role: string
 
 export type Member = { id: string; email: string; display_name: string; roles: string[]; status: string; created_at: string; has_passkey: boolean; has_totp: boolean };
 export type MemberPage = { items: Member[]; next_cursor: string | null };
+
+/** An app spec as the no-code editor edits it: loosely typed on purpose, the server's linter is the judge. */
+export type FieldDraft = { name: string; type: string; class?: string; required?: boolean; values?: string[]; to?: string; currency?: string; [key: string]: unknown };
+export type ResourceDraft = { name: string; label?: string; fields: FieldDraft[]; actions?: Array<string | { name: string }>; [key: string]: unknown };
+export type AppSpecDraft = {
+  app: string;
+  version: number;
+  title?: string;
+  roles?: Array<{ name: string; [key: string]: unknown }>;
+  resources: ResourceDraft[];
+  matrix: Record<string, Record<string, string[]>>;
+  views?: Record<string, { form?: { sections: Array<{ title: string; fields: string[] }> }; [key: string]: unknown }>;
+  [key: string]: unknown;
+};
+export type Finding = { code: string; message: string; pointer: string; severity: 'error' | 'warning' };
+export type PlanStep = { kind: string; resource: string; field?: string; destructive: boolean; summary: string };
+export type PlanPreview = { ok: boolean; findings: Finding[]; steps: PlanStep[]; destructive: boolean; fromVersion: number | null; requireApproval: boolean };
+export type AppPlan = {
+  id: string;
+  app: string;
+  fromVersion: number | null;
+  toVersion: number;
+  status: 'pending' | 'approved' | 'applied' | 'failed';
+  destructive: boolean;
+  steps: PlanStep[];
+  createdBy: string;
+  approvedBy: string | null;
+  error: string | null;
+};

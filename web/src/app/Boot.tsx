@@ -73,8 +73,9 @@ export function Boot({ auth }: { auth: AuthClient }) {
   return <Ready auth={auth} api={state.api} tenant={state.tenant} apps={state.apps} />;
 }
 
-function Ready({ auth, api, tenant, apps }: { auth: AuthClient; api: Api; tenant: TenantInfo; apps: InstalledApp[] }) {
+function Ready({ auth, api, tenant, apps: initialApps }: { auth: AuthClient; api: Api; tenant: TenantInfo; apps: InstalledApp[] }) {
   const [denied, setDenied] = useState<ReadonlySet<string>>(new Set());
+  const [apps, setApps] = useState(initialApps);
   const [version, setVersion] = useState(0);
   const [ended, setEnded] = useState(false);
   const [replay, setReplay] = useState<{ label: string; ok: boolean; message: string } | null>(null);
@@ -89,6 +90,7 @@ function Ready({ auth, api, tenant, apps }: { auth: AuthClient; api: Api; tenant
       apps,
       can: permissionsFrom(auth.scopes(), denied),
       markDenied: (resource, action) => setDenied((previous) => new Set([...previous, `${resource}:${action}`])),
+      reloadApps: async () => setApps((await api.get<{ items: InstalledApp[] }>('/api/v1/apps')).items),
     }),
     // `version` changes when a refresh brings a new token (and with it, possibly, new scopes).
     [auth, api, tenant, apps, denied, version],

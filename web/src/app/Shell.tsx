@@ -63,6 +63,13 @@ function Navigation({ onNavigate }: { onNavigate: () => void }) {
             </Link>
           </li>
         ) : null}
+        {can('app_spec', 'read') ? (
+          <li>
+            <Link to="/builder" className={navLink}>
+              App builder
+            </Link>
+          </li>
+        ) : null}
         {can('audit_event', 'list') ? (
           <li>
             <Link to="/audit" className={navLink}>

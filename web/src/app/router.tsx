@@ -2,6 +2,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import { createRootRouteWithContext, createRoute, createRouter } from '@tanstack/react-router';
 import { Access } from '../pages/Access.js';
 import { Account } from '../pages/Account.js';
+import { AppEditor, AppList } from '../pages/AppEditor.js';
 import { AuditEventPage, AuditLog } from '../pages/Audit.js';
 import { Drift } from '../pages/Drift.js';
 import { Home } from '../pages/Home.js';
@@ -20,6 +21,8 @@ export function createAppRouter({ queryClient }: { queryClient: QueryClient }) {
     at('/apps/$app/$resource/new', RecordNew),
     at('/apps/$app/$resource/$id', RecordDetail),
     at('/apps/$app/$resource/$id/edit', RecordEdit),
+    at('/builder', AppList),
+    at('/builder/$app', AppEditor),
     at('/people', People),
     at('/access', Access),
     at('/access/drift', Drift),

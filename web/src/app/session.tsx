@@ -18,6 +18,8 @@ export type Session = {
   can(resource: string, action: string): boolean;
   /** Remembers a refusal so the control that caused it disappears. */
   markDenied(resource: string, action: string): void;
+  /** Loads the installed apps again (after a spec is applied: new fields, new resources). */
+  reloadApps(): Promise<void>;
 };
 
 const READ_ACTIONS = new Set(['list', 'read']);

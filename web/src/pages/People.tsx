@@ -1,7 +1,7 @@
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { ApiError, isStepUpRequired } from '../api/client.js';
-import type { Invitation, MatrixView, Role } from '../api/types.js';
+import { ApiError, isStepUpRequired, query } from '../api/client.js';
+import type { Invitation, MatrixView, MemberPage, Role } from '../api/types.js';
 import { useHighRisk } from '../app/high-risk.js';
 import { useSession } from '../app/session.js';
 import { Alert, Badge, Button, Card, ErrorText, Field, PageHeader, Select, Spinner, TextInput } from '../ui/controls.js';
@@ -30,7 +30,7 @@ export function People() {
 
   return (
     <div className="space-y-6">
-      <PageHeader title="People and roles" description="Invite colleagues with a role; roles decide what each may do (see Permissions)." />
+      <PageHeader title="People and roles" description="Members of this organisation; invite colleagues with a role; roles decide what each may do (see Permissions)." />
       {can('member', 'invite') ? (
         <Card>
           <h2 className="mb-3 text-base font-semibold">Invite someone</h2>
@@ -73,6 +73,7 @@ export function People() {
           ) : null}
         </Card>
       ) : null}
+      {can('member', 'list') ? <Members /> : null}
       <Card>
         <h2 className="mb-3 text-base font-semibold">Roles</h2>
         {matrix.isPending && can('matrix', 'read') ? <Spinner /> : null}
@@ -88,5 +89,83 @@ export function People() {
       </Card>
       {highRisk.dialog}
     </div>
+  );
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+/**
+ * The tenant's members, a page of 50 at a time (keyset cursor). Factors show as yes/no only: the
+ * server sends booleans, never any factor material.
+ */
+function Members() {
+  const { api, markDenied } = useSession();
+  const members = useInfiniteQuery({
+    queryKey: ['members'],
+    initialPageParam: undefined as string | undefined,
+    queryFn: async ({ pageParam }) => {
+      try {
+        return await api.get<MemberPage>(`/api/v1/members${query({ limit: 50, after: pageParam })}`);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 403) markDenied('member', 'list');
+        throw error;
+      }
+    },
+    getNextPageParam: (page) => page.next_cursor ?? undefined,
+  });
+  const rows = members.data?.pages.flatMap((page) => page.items) ?? [];
+  return (
+    <Card>
+      <h2 className="mb-3 text-base font-semibold" id="members-heading">
+        Members
+      </h2>
+      {members.isPending ? <Spinner /> : null}
+      {members.error ? <ErrorText error={members.error} /> : null}
+      {members.data ? (
+        <div className="overflow-x-auto">
+          <table className="w-full text-left text-sm" aria-labelledby="members-heading">
+            <thead className="text-xs uppercase text-slate-600 dark:text-slate-400">
+              <tr>
+                <th scope="col" className="py-2 pr-4 font-medium">Name</th>
+                <th scope="col" className="py-2 pr-4 font-medium">Email</th>
+                <th scope="col" className="py-2 pr-4 font-medium">Roles</th>
+                <th scope="col" className="py-2 pr-4 font-medium">Status</th>
+                <th scope="col" className="py-2 pr-4 font-medium">Factors</th>
+                <th scope="col" className="py-2 font-medium">Joined</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100 dark:divide-slate-800">
+              {rows.map((m) => (
+                <tr key={m.id} data-member={m.email}>
+                  <td className="py-2 pr-4 font-medium">{m.display_name}</td>
+                  <td className="py-2 pr-4">{m.email}</td>
+                  <td className="py-2 pr-4">
+                    <span className="flex flex-wrap gap-1">{m.roles.length ? m.roles.map((r) => <Badge key={r}>{r}</Badge>) : <span className="text-slate-600 dark:text-slate-400">none</span>}</span>
+                  </td>
+                  <td className="py-2 pr-4">
+                    <Badge tone={m.status === 'active' ? 'good' : 'bad'}>{m.status}</Badge>
+                  </td>
+                  <td className="py-2 pr-4">
+                    <span className="flex flex-wrap gap-1">
+                      <Badge tone={m.has_passkey ? 'good' : 'neutral'}>{m.has_passkey ? 'passkey' : 'no passkey'}</Badge>
+                      <Badge tone={m.has_totp ? 'good' : 'neutral'}>{m.has_totp ? 'TOTP' : 'no TOTP'}</Badge>
+                    </span>
+                  </td>
+                  <td className="py-2">{dateFormat.format(new Date(m.created_at))}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {rows.length === 0 ? <p className="py-2 text-sm text-slate-600 dark:text-slate-400">No members yet.</p> : null}
+        </div>
+      ) : null}
+      {members.hasNextPage ? (
+        <div className="mt-3">
+          <Button onClick={() => void members.fetchNextPage()} disabled={members.isFetchingNextPage}>
+            Load more
+          </Button>
+        </div>
+      ) : null}
+    </Card>
   );
 }
