@@ -230,6 +230,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       },
       rotationIntervalSeconds: config.oidc.keyRotationDays * 86_400,
       retiredKeyRetentionSeconds: Math.max(config.oidc.retiredKeyRetentionSeconds, config.oidc.idTokenTtlSeconds, config.oidc.accessTokenTtlSeconds),
+      production: isProduction,
       dashboard: { redirectUris: [`${issuer}/dashboard/callback`, ...config.oidc.dashboardRedirectUris], postLogoutRedirectUris: [`${issuer}/dashboard/`] },
     });
     registerOidcJobs(jobs, oidc, db, log);

@@ -37,6 +37,7 @@ async function withKeys<T>(ctx: KeysCliContext, fn: (keys: ReturnType<typeof cre
       log,
       rotationIntervalSeconds: config.oidc.keyRotationDays * 86_400,
       retiredKeyRetentionSeconds: Math.max(config.oidc.retiredKeyRetentionSeconds, config.oidc.idTokenTtlSeconds, config.oidc.accessTokenTtlSeconds),
+      production: config.env === 'production',
     });
     return await fn(keys);
   } finally {

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AuditLog } from '../../audit/index.js';
-import { openWithMasterKey, sealWithMasterKey, type Clock, type KekRing, type Logger } from '../../core/index.js';
+import { openWithMasterKey, RampartError, sealWithMasterKey, type Clock, type KekRing, type Logger } from '../../core/index.js';
 import { unsafeAsSystem, type Actor, type Database } from '../../db/index.js';
 
 /**
@@ -53,8 +53,14 @@ const publicHalf = (jwk: PrivateJwk) => {
   return pub;
 };
 
-export function createSigningKeys({ db, ring, audit, clock, log, rotationIntervalSeconds, retiredKeyRetentionSeconds }: {
+export function createSigningKeys({ db, ring, audit, clock, log, rotationIntervalSeconds, retiredKeyRetentionSeconds, production = false }: {
   db: Database;
+  /**
+   * Production refuses keys sealed under a master key it does not hold (a misconfiguration to fix,
+   * not to paper over). Development, whose master key may be throwaway (PostgreSQL without mounted
+   * secrets), retires such keys with a loud warning and generates new ones.
+   */
+  production?: boolean;
   ring: KekRing;
   audit: AuditLog;
   clock: Clock;
@@ -80,6 +86,13 @@ export function createSigningKeys({ db, ring, audit, clock, log, rotationInterva
     unsafeAsSystem(db, { reason, log }, async (trx) => {
       await sql`select pg_advisory_xact_lock(${ROTATION_LOCK})`.execute(trx);
       await trx.deleteFrom('oidc_signing_keys').where('status', '=', 'retired').where('remove_after', '<', clock.now()).execute();
+      const sealedElsewhere = (await trx.selectFrom('oidc_signing_keys').select(['kid', 'kek_id', 'status']).where('status', '!=', 'retired').execute()).filter((r) => !ring.byId.has(r.kek_id));
+      if (sealedElsewhere.length) {
+        const kids = sealedElsewhere.map((r) => r.kid);
+        if (production) throw new RampartError('internal', { detail: `OIDC signing keys ${kids.join(', ')} are sealed under master key ${sealedElsewhere[0]!.kek_id}, which is not loaded; mount it (or as master_key.previous)` });
+        log.warn({ kids }, 'MUST CHANGE: OIDC signing keys were sealed under a master key this process does not have (a throwaway development key?); retiring them and generating new ones. Mount a master_key shared by every node.');
+        await trx.updateTable('oidc_signing_keys').set({ status: 'retired', retired_at: clock.now(), remove_after: clock.now() }).where('kid', 'in', kids).execute();
+      }
       const rows = await trx.selectFrom('oidc_signing_keys').select(['alg', 'status']).execute();
       for (const alg of SIGNING_ALGS) {
         if (!rows.some((r) => r.alg === alg && r.status === 'current')) await insertKey(trx, alg, 'current');
@@ -94,7 +107,8 @@ export function createSigningKeys({ db, ring, audit, clock, log, rotationInterva
     async load() {
       const rows = await db.owner.selectFrom('oidc_signing_keys').selectAll().where((eb) => eb.or([eb('remove_after', 'is', null), eb('remove_after', '>', clock.now())])).execute();
       rows.sort((a, b) => order[a.status] - order[b.status] || b.created_at.getTime() - a.created_at.getTime());
-      return rows.map((row) => {
+      // A retired key sealed under a master key this process lacks cannot be published; skip it.
+      return rows.filter((row) => row.status !== 'retired' || ring.byId.has(row.kek_id)).map((row) => {
         const { key_ops: _ops, ...jwk } = JSON.parse(openWithMasterKey({ ring, context: CONTEXT, id: row.kid, kekId: row.kek_id, ciphertext: row.private_ciphertext }).toString('utf8')) as PrivateJwk;
         return jwk as PrivateJwk;
       });

@@ -21,6 +21,7 @@ export type OidcOptions = {
   settings: OidcSettings;
   rotationIntervalSeconds: number;
   retiredKeyRetentionSeconds: number;
+  production?: boolean;
   /** Redirect URIs of the platform's admin dashboard client `rampart-dashboard`. */
   dashboard: { redirectUris: string[]; postLogoutRedirectUris: string[] };
 };
@@ -41,7 +42,7 @@ export const DASHBOARD_SCOPES = ['openid', 'profile', 'email', 'offline_access',
 
 export async function createOidc(options: OidcOptions): Promise<Oidc> {
   const { db, ring, audit, log, clock, settings } = options;
-  const keys = createSigningKeys({ db, ring, audit, clock, log, rotationIntervalSeconds: options.rotationIntervalSeconds, retiredKeyRetentionSeconds: options.retiredKeyRetentionSeconds });
+  const keys = createSigningKeys({ db, ring, audit, clock, log, rotationIntervalSeconds: options.rotationIntervalSeconds, retiredKeyRetentionSeconds: options.retiredKeyRetentionSeconds, production: options.production ?? false });
   await keys.ensure();
   await ensurePlatformClient(db, log, {
     clientId: DASHBOARD_CLIENT_ID,
