@@ -65,7 +65,9 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
     page.on('pageerror', (error) => void tab.errors.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
       if (message.type() === 'error' && /Content Security Policy/.test(message.text())) tab.errors.push(message.text());
+      if (message.type() === 'error') consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), message.text()].slice(-20));
     });
+    page.on('requestfailed', (request) => consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), `request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText ?? ''}`].slice(-20)));
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable', { enableUI: false });
     await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -75,7 +77,17 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
     return tab;
   }
 
-  const visible = (page: Page, selector: string) => page.locator(selector).first().waitFor({ state: 'visible', timeout: 20_000 });
+  /** Console errors and failed requests per page, printed when a wait times out (diagnosis of a rare CI timeout). */
+  const consoleErrors = new WeakMap<Page, string[]>();
+  const visible = (page: Page, selector: string) =>
+    page
+      .locator(selector)
+      .first()
+      .waitFor({ state: 'visible', timeout: 20_000 })
+      .catch(async (error: Error) => {
+        const body = await page.locator('body').innerText().catch(() => '(no body)');
+        throw new Error(`${error.message}\nurl: ${page.url()}\nbody: ${body.slice(0, 500)}\nconsole errors / failed requests:\n${(consoleErrors.get(page) ?? []).join('\n')}`);
+      });
   const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
   const heading = (page: Page, text: string | RegExp) => page.getByRole('heading', { level: 1, name: text }).waitFor({ timeout: 20_000 });
   /** The hosted login's password and TOTP steps (the page decides what comes next). */
