@@ -1,5 +1,4 @@
 import {
-  generateAuthenticationOptions,
   verifyAuthenticationResponse,
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
@@ -8,7 +7,7 @@ import {
 import type { RequestContext } from '../../audit/index.js';
 import { RampartError } from '../../core/index.js';
 import type { AccountDeps } from '../accounts/index.js';
-import { consumeChallenges, failureOf, passkeyRefused, PASSKEY_CHALLENGE_TTL_MS, recordFailure, relyingPartyOf, storeChallenge, type CeremonyFailure } from '../accounts/operations/passkey-ceremony.js';
+import { assertionOptionsFor, consumeChallenges, failureOf, passkeyRefused, recordFailure, relyingPartyOf, type CeremonyFailure } from '../accounts/operations/passkey-ceremony.js';
 import { withSessionUser } from '../accounts/operations/second-factor.js';
 import { recordStepUp, type SessionView } from '../sessions/index.js';
 
@@ -26,17 +25,7 @@ export async function beginStepUp(deps: AccountDeps, input: { token: string; con
     deps,
     input.token,
     async (trx, valid, clock) => {
-      const credentials = await trx.selectFrom('webauthn_credentials').select(['credential_id', 'transports']).where('user_id', '=', valid.user.id).execute();
-      if (!credentials.length) throw noPasskey();
-      const rp = relyingPartyOf(deps);
-      const options = await generateAuthenticationOptions({
-        rpID: rp.rpId,
-        allowCredentials: credentials.map((c) => ({ id: c.credential_id, transports: c.transports })),
-        userVerification: 'required',
-        timeout: PASSKEY_CHALLENGE_TTL_MS,
-      });
-      await storeChallenge(trx, valid, 'step_up', options.challenge, clock);
-      return options;
+      return assertionOptionsFor(deps, trx, valid, 'step_up', clock, noPasskey);
     },
     { allowPending: false },
   );

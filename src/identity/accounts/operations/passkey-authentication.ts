@@ -1,5 +1,4 @@
 import {
-  generateAuthenticationOptions,
   verifyAuthenticationResponse,
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
@@ -8,7 +7,7 @@ import {
 import type { RequestContext } from '../../../audit/index.js';
 import { RampartError } from '../../../core/index.js';
 import type { AccountDeps } from '../deps.js';
-import { consumeChallenges, failureOf, passkeyRefused, PASSKEY_CHALLENGE_TTL_MS, recordFailure, relyingPartyOf, storeChallenge, type CeremonyFailure } from './passkey-ceremony.js';
+import { assertionOptionsFor, consumeChallenges, failureOf, passkeyRefused, recordFailure, relyingPartyOf, type CeremonyFailure } from './passkey-ceremony.js';
 import { completeFactor, withSessionUser, type FactorResult } from './second-factor.js';
 
 const alreadyDone = () => new RampartError('conflict', { detail: 'this session needs no second factor' });
@@ -17,17 +16,7 @@ const alreadyDone = () => new RampartError('conflict', { detail: 'this session n
 export async function beginPasskeyAuthentication(deps: AccountDeps, input: { token: string; context?: RequestContext }): Promise<PublicKeyCredentialRequestOptionsJSON> {
   return withSessionUser(deps, input.token, async (trx, valid, clock) => {
     if (valid.session.stage === 'ok') throw alreadyDone();
-    const credentials = await trx.selectFrom('webauthn_credentials').select(['credential_id', 'transports']).where('user_id', '=', valid.user.id).execute();
-    if (!credentials.length) throw new RampartError('forbidden', { detail: 'no passkey is registered', extensions: { reason: valid.session.stage } });
-    const rp = relyingPartyOf(deps);
-    const options = await generateAuthenticationOptions({
-      rpID: rp.rpId,
-      allowCredentials: credentials.map((c) => ({ id: c.credential_id, transports: c.transports })),
-      userVerification: 'required',
-      timeout: PASSKEY_CHALLENGE_TTL_MS,
-    });
-    await storeChallenge(trx, valid, 'authenticate', options.challenge, clock);
-    return options;
+    return assertionOptionsFor(deps, trx, valid, 'authenticate', clock, () => new RampartError('forbidden', { detail: 'no passkey is registered', extensions: { reason: valid.session.stage } }));
   });
 }
 

@@ -1,3 +1,4 @@
+import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { RequestContext } from '../../../audit/index.js';
 import { RampartError, uuidv7, type Clock } from '../../../core/index.js';
 import type { TenantTransaction } from '../../../db/index.js';
@@ -111,4 +112,22 @@ function reasonText(reason: CeremonyFailure): string {
     default:
       return 'the response does not verify';
   }
+}
+
+/**
+ * Assertion options naming the session user's passkeys, with user verification required (a
+ * passkey counts as a factor only with UV, ID-5), and the challenge stored for `purpose`. Shared by
+ * the sign-in's second factor and by step-up so the two can never drift apart.
+ */
+export async function assertionOptionsFor(deps: AccountDeps, trx: TenantTransaction, valid: ValidSession, purpose: CeremonyPurpose, clock: Clock, noPasskey: () => Error): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const credentials = await trx.selectFrom('webauthn_credentials').select(['credential_id', 'transports']).where('user_id', '=', valid.user.id).execute();
+  if (!credentials.length) throw noPasskey();
+  const options = await generateAuthenticationOptions({
+    rpID: relyingPartyOf(deps).rpId,
+    allowCredentials: credentials.map((c) => ({ id: c.credential_id, transports: c.transports })),
+    userVerification: 'required',
+    timeout: PASSKEY_CHALLENGE_TTL_MS,
+  });
+  await storeChallenge(trx, valid, purpose, options.challenge, clock);
+  return options;
 }
