@@ -1,13 +1,11 @@
 import {
-  verifyAuthenticationResponse,
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
-  type VerifiedAuthenticationResponse,
 } from '@simplewebauthn/server';
 import type { RequestContext } from '../../audit/index.js';
 import { RampartError } from '../../core/index.js';
 import type { AccountDeps } from '../accounts/index.js';
-import { assertionOptionsFor, consumeChallenges, failureOf, passkeyRefused, recordFailure, relyingPartyOf, type CeremonyFailure } from '../accounts/operations/passkey-ceremony.js';
+import { assertionOptionsFor, consumeChallenges, passkeyRefused, recordFailure, verifyAssertion, type CeremonyFailure } from '../accounts/operations/passkey-ceremony.js';
 import { withSessionUser } from '../accounts/operations/second-factor.js';
 import { recordStepUp, type SessionView } from '../sessions/index.js';
 
@@ -48,30 +46,9 @@ export async function finishStepUp(deps: AccountDeps, input: { token: string; re
       if (!challenges.length) return refuse('no_challenge');
       const row = await trx.selectFrom('webauthn_credentials').selectAll().where('user_id', '=', valid.user.id).where('credential_id', '=', input.response.id).executeTakeFirst();
       if (!row) return refuse('unknown_credential');
-      const rp = relyingPartyOf(deps);
-      let verification: VerifiedAuthenticationResponse;
-      try {
-        verification = await verifyAuthenticationResponse({
-          response: input.response,
-          expectedChallenge: (challenge) => challenges.includes(challenge),
-          expectedOrigin: rp.origins,
-          expectedRPID: rp.rpId,
-          credential: { id: row.credential_id, publicKey: new Uint8Array(row.public_key), counter: Number(row.counter), transports: row.transports },
-          requireUserVerification: true,
-        });
-      } catch (error) {
-        return refuse(failureOf(error));
-      }
-      if (!verification.verified || !verification.authenticationInfo.userVerified) return refuse('user_verification');
-      const info = verification.authenticationInfo;
-      const advanced = await trx
-        .updateTable('webauthn_credentials')
-        .set({ counter: info.newCounter, last_used_at: clock.now() })
-        .where('id', '=', row.id)
-        .where((eb) => (info.newCounter === 0 ? eb('counter', '=', 0) : eb('counter', '<', info.newCounter)))
-        .returning('id')
-        .executeTakeFirst();
-      if (!advanced) return refuse('counter_regression');
+      const checked = await verifyAssertion(deps, trx, { row, challenges, response: input.response, clock, unverified: 'user_verification' });
+      if ('failed' in checked) return refuse(checked.failed);
+      const { info } = checked;
       const stepped = await recordStepUp(trx, valid.session, clock);
       await deps.audit.record(trx, {
         tenantId: valid.session.tenant_id,

@@ -1,13 +1,11 @@
 import {
-  verifyAuthenticationResponse,
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
-  type VerifiedAuthenticationResponse,
 } from '@simplewebauthn/server';
 import type { RequestContext } from '../../../audit/index.js';
 import { RampartError } from '../../../core/index.js';
 import type { AccountDeps } from '../deps.js';
-import { assertionOptionsFor, consumeChallenges, failureOf, passkeyRefused, recordFailure, relyingPartyOf, type CeremonyFailure } from './passkey-ceremony.js';
+import { assertionOptionsFor, consumeChallenges, passkeyRefused, recordFailure, verifyAssertion, type CeremonyFailure } from './passkey-ceremony.js';
 import { completeFactor, withSessionUser, type FactorResult } from './second-factor.js';
 
 const alreadyDone = () => new RampartError('conflict', { detail: 'this session needs no second factor' });
@@ -37,31 +35,9 @@ export async function finishPasskeyAuthentication(deps: AccountDeps, input: { to
     if (!challenges.length) return refuse('no_challenge');
     const row = await trx.selectFrom('webauthn_credentials').selectAll().where('user_id', '=', valid.user.id).where('credential_id', '=', input.response.id).executeTakeFirst();
     if (!row) return refuse('unknown_credential');
-    const storedCounter = Number(row.counter);
-    const rp = relyingPartyOf(deps);
-    let verification: VerifiedAuthenticationResponse;
-    try {
-      verification = await verifyAuthenticationResponse({
-        response: input.response,
-        expectedChallenge: (challenge) => challenges.includes(challenge),
-        expectedOrigin: rp.origins,
-        expectedRPID: rp.rpId,
-        credential: { id: row.credential_id, publicKey: new Uint8Array(row.public_key), counter: storedCounter, transports: row.transports },
-        requireUserVerification: true,
-      });
-    } catch (error) {
-      return refuse(failureOf(error));
-    }
-    if (!verification.verified) return refuse('invalid');
-    const info = verification.authenticationInfo;
-    const advanced = await trx
-      .updateTable('webauthn_credentials')
-      .set({ counter: info.newCounter, last_used_at: clock.now() })
-      .where('id', '=', row.id)
-      .where((eb) => (info.newCounter === 0 ? eb('counter', '=', 0) : eb('counter', '<', info.newCounter)))
-      .returning('id')
-      .executeTakeFirst();
-    if (!advanced) return refuse('counter_regression');
+    const checked = await verifyAssertion(deps, trx, { row, challenges, response: input.response, clock, unverified: 'invalid' });
+    if ('failed' in checked) return refuse(checked.failed);
+    const { info } = checked;
     await deps.audit.record(trx, {
       tenantId: valid.session.tenant_id,
       actor: { type: 'user', id: valid.user.id },

@@ -1,4 +1,4 @@
-import { generateAuthenticationOptions, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { generateAuthenticationOptions, verifyAuthenticationResponse, type AuthenticationResponseJSON, type PublicKeyCredentialRequestOptionsJSON, type VerifiedAuthenticationResponse } from '@simplewebauthn/server';
 import type { RequestContext } from '../../../audit/index.js';
 import { RampartError, uuidv7, type Clock } from '../../../core/index.js';
 import type { TenantTransaction } from '../../../db/index.js';
@@ -130,4 +130,45 @@ export async function assertionOptionsFor(deps: AccountDeps, trx: TenantTransact
   });
   await storeChallenge(trx, valid, purpose, options.challenge, clock);
   return options;
+}
+
+type CredentialRow = { id: string; credential_id: string; public_key: Buffer | Uint8Array; counter: bigint | number | string; transports: string[] };
+
+/**
+ * Verifies an assertion against one of the challenges this session holds, user verification
+ * required, then advances the signature counter with a conditional UPDATE: it must increase unless
+ * the authenticator keeps none (0 stays 0), so a cloned authenticator is refused and two parallel
+ * uses of one assertion cannot both pass. `unverified` names the failure when the library answers
+ * "not verified" without throwing. Shared by the sign-in factor and step-up.
+ */
+export async function verifyAssertion(
+  deps: AccountDeps,
+  trx: TenantTransaction,
+  input: { row: CredentialRow; challenges: string[]; response: AuthenticationResponseJSON; clock: Clock; unverified: CeremonyFailure },
+): Promise<{ failed: CeremonyFailure } | { info: VerifiedAuthenticationResponse['authenticationInfo'] }> {
+  const { row, challenges, response, clock } = input;
+  const rp = relyingPartyOf(deps);
+  let verification: VerifiedAuthenticationResponse;
+  try {
+    verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: (challenge) => challenges.includes(challenge),
+      expectedOrigin: rp.origins,
+      expectedRPID: rp.rpId,
+      credential: { id: row.credential_id, publicKey: new Uint8Array(row.public_key), counter: Number(row.counter), transports: row.transports as never },
+      requireUserVerification: true,
+    });
+  } catch (error) {
+    return { failed: failureOf(error) };
+  }
+  if (!verification.verified || !verification.authenticationInfo.userVerified) return { failed: input.unverified };
+  const info = verification.authenticationInfo;
+  const advanced = await trx
+    .updateTable('webauthn_credentials')
+    .set({ counter: info.newCounter, last_used_at: clock.now() })
+    .where('id', '=', row.id)
+    .where((eb) => (info.newCounter === 0 ? eb('counter', '=', 0) : eb('counter', '<', info.newCounter)))
+    .returning('id')
+    .executeTakeFirst();
+  return advanced ? { info } : { failed: 'counter_regression' };
 }
