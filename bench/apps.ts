@@ -54,7 +54,8 @@ export async function openAppsFixture(fixture: DbFixture): Promise<AppsFixture> 
   const late: { session?: Authenticator; principal: Principal | null } = { principal: null };
   const authenticate: Authenticator = async (request) => (request.headers['x-bench-principal'] === shortcut ? late.principal : late.session!(request));
   const rampart = await createRampart({ config: benchConfig(fixture.url), env: {}, authenticate, ...(embedded ? { loadDataDir: await fixture.db.dumpDataDir!() } : {}) });
-  late.session = sessionAuthenticator({ db: rampart.db });
+  // The product's session authenticator with the node's session cache, as app.ts wires it.
+  late.session = sessionAuthenticator({ db: rampart.db, ...(rampart.identity.accounts.sessionCache ? { cache: rampart.identity.accounts.sessionCache } : {}) });
   try {
     const actor = { type: 'system', id: 'bench' } as const;
     const tenant = await rampart.createTenant({ slug: 'crm-bench', name: 'CRM Bench' });

@@ -13,7 +13,7 @@ import { apiScopesOf, revokeAccountPayloads, createOidc, firstAuthenticator, oid
 import { BUILTIN_RESOURCES } from './authz/index.js';
 import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
 import { dashboardRoutes, loadDashboardBundle, planPreviewRoutes } from './dashboard/index.js';
-import { createChallenger, createReplayStore, createThrottle, loginUiRoutes, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
+import { createChallenger, createReplayStore, createSessionCache, createThrottle, loginUiRoutes, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
 import {
   chainSecretsProviders,
   ConfigError,
@@ -193,7 +193,8 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const replayStore = createReplayStore(throttleStore);
     const challenger = createChallenger({ hmacKey: derived('altcha').toString('hex'), replayStore });
     const identityClock = options.clock ?? systemClock;
-    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config), clock: identityClock };
+    const sessionCache = createSessionCache({ ttlMs: config.sessions.cacheMs });
+    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config), clock: identityClock, sessionCache };
     const mailer = await mailerFor(config, secrets, log);
     const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
     registerIdentityJobs(jobs, { db, audit, log });
@@ -270,7 +271,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
-      authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock })),
+      authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock, cache: sessionCache })),
       authorize: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz)), { db, audit }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
       routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],

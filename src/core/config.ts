@@ -112,6 +112,16 @@ export const configSchema = z.strictObject({
       driftIntervalSeconds: z.coerce.number().int().min(60).max(86_400 * 30).default(86_400),
     })
     .prefault({}),
+  sessions: z
+    .strictObject({
+      /**
+       * ID-6: how long a node may reuse a session it validated (identity/sessions/cache.ts). A
+       * revocation holds at once on the node that made it and within this bound on the others;
+       * 0 reads every request's session from the database.
+       */
+      cacheMs: z.coerce.number().int().min(0).max(10_000).default(2000),
+    })
+    .prefault({}),
   oidc: z
     .strictObject({
       /** ID-1: access tokens live minutes. */
@@ -208,6 +218,7 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_SMTP_URL: 'mail.smtpUrl',
   RAMPART_MAIL_FROM: 'mail.from',
   RAMPART_OIDC_KEY_ROTATION_DAYS: 'oidc.keyRotationDays',
+  RAMPART_SESSION_CACHE_MS: 'sessions.cacheMs',
 };
 /** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
 const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];

@@ -1,5 +1,8 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { SessionLock } from './pglite-dialect.js';
+import { execScript } from './connect.js';
+import { DEFERRABLE_MARKER, PGliteDialect, pgliteParsers, SessionLock } from './pglite-dialect.js';
 
 describe('SessionLock (the embedded database is one session)', () => {
   it('hands the session out first come, first served', async () => {
@@ -30,5 +33,110 @@ describe('SessionLock (the embedded database is one session)', () => {
     const releaseSecond = await second;
     await expect(lock.acquire()).rejects.toBeDefined();
     releaseSecond();
+  });
+});
+
+describe('the embedded driver: one call per statement, prepared statements, deferred BEGIN and scope', () => {
+  const open = async () => {
+    const pg = await PGlite.create({ parsers: pgliteParsers });
+    const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: new PGliteDialect(pg) });
+    return { pg, db, close: async () => (await db.destroy(), await pg.close()) };
+  };
+
+  it('serializes parameters as PGlite does, by the types the server describes (json, arrays, dates, bytea, bigint)', async () => {
+    const { db, close } = await open();
+    try {
+      await sql`create table t (j jsonb, a text[], d timestamptz, b bytea, n int8, u uuid)`.execute(db);
+      const when = new Date('2026-11-29T10:00:00.123Z');
+      const values = { j: { k: ['v', 1] }, a: ['x', 'y"z'], d: when, b: new Uint8Array([0, 255, 16]), n: 9007199254740993n, u: '01a2293c-28d3-7f90-8bfd-ae56831a882a' };
+      await sql`insert into t values (${values.j}, ${values.a}, ${values.d}, ${values.b}, ${values.n}, ${values.u})`.execute(db);
+      // The same statement again: served from the prepared statement, same serializers.
+      await sql`insert into t values (${values.j}, ${values.a}, ${values.d}, ${values.b}, ${values.n}, ${values.u})`.execute(db);
+      const { rows } = await sql<Record<string, unknown>>`select * from t`.execute(db);
+      expect(rows).toHaveLength(2);
+      expect(rows[1]).toEqual({ ...values, b: expect.any(Uint8Array) });
+      expect([...(rows[1]!.b as Uint8Array)]).toEqual([0, 255, 16]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a schema change closes prepared statements: the same SQL text sees the new shape, not a stale plan', async () => {
+    const { db, close } = await open();
+    try {
+      await sql`create table s (id int primary key, a text)`.execute(db);
+      await sql`insert into s values (1, 'one')`.execute(db);
+      const read = () => sql<Record<string, unknown>>`select * from s where id = ${1}`.execute(db);
+      expect((await read()).rows).toEqual([{ id: 1, a: 'one' }]);
+      await sql`alter table s add column b text default 'bee'`.execute(db);
+      expect((await read()).rows).toEqual([{ id: 1, a: 'one', b: 'bee' }]);
+      // A migration script (simple protocol) also starts the statements over.
+      await execScript(db as never, 'alter table s drop column a; alter table s add column c int default 3;');
+      expect((await read()).rows).toEqual([{ id: 1, b: 'bee', c: 3 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a bad statement answers its error and leaves the session usable; a failed transaction rolls back whole', async () => {
+    const { db, close } = await open();
+    try {
+      await sql`create table r (id int primary key)`.execute(db);
+      await expect(sql`selec 1`.execute(db)).rejects.toMatchObject({ code: '42601' });
+      await expect(sql`select ${'not-a-uuid'}::uuid`.execute(db)).rejects.toMatchObject({ code: '22P02' });
+      // The statement that failed at bind time stays usable with good input.
+      expect((await sql<{ u: string }>`select ${'01a2293c-28d3-7f90-8bfd-ae56831a882a'}::uuid as u`.execute(db)).rows).toEqual([{ u: '01a2293c-28d3-7f90-8bfd-ae56831a882a' }]);
+      await expect(
+        db.transaction().execute(async (trx) => {
+          await sql`insert into r values (${1})`.execute(trx);
+          await sql`insert into r values (${1})`.execute(trx); // unique violation
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect((await sql`select * from r`.execute(db)).rows).toEqual([]);
+      expect((await sql<{ n: number }>`select 1 as n`.execute(db)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('BEGIN and a deferrable statement go out with the next statement: its setting holds there, and its error fails the transaction', async () => {
+    const { db, close } = await open();
+    try {
+      const seen = await db.transaction().execute(async (trx) => {
+        await sql`${sql.raw(DEFERRABLE_MARKER)} select set_config('rampart.test', ${'scoped'}, true)`.execute(trx);
+        return (await sql<{ v: string }>`select current_setting('rampart.test') as v`.execute(trx)).rows[0]!.v;
+      });
+      expect(seen).toBe('scoped');
+      // Transaction-local: gone after commit.
+      expect((await sql<{ v: string | null }>`select current_setting('rampart.test', true) as v`.execute(db)).rows[0]!.v).toBe('');
+      // A deferred statement that fails makes the statement it went out with fail, and nothing commits.
+      await sql`create table d (id int)`.execute(db);
+      await expect(
+        db.transaction().execute(async (trx) => {
+          await sql`${sql.raw(DEFERRABLE_MARKER)} select set_config('role', ${'no_such_role'}, true)`.execute(trx);
+          await sql`insert into d values (1)`.execute(trx);
+        }),
+      ).rejects.toMatchObject({ code: '22023' });
+      expect((await sql`select * from d`.execute(db)).rows).toEqual([]);
+      // Outside a transaction the marker does not defer (there is nothing to go out with).
+      expect((await sql<{ v: string }>`${sql.raw(DEFERRABLE_MARKER)} select set_config('rampart.test', ${'now'}, false) as v`.execute(db)).rows).toEqual([{ v: 'now' }]);
+      // A transaction that ran nothing still commits cleanly.
+      await db.transaction().execute(async () => undefined);
+      expect((await sql<{ n: number }>`select 1 as n`.execute(db)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('keeps at most a bounded number of prepared statements', async () => {
+    const { pg, db, close } = await open();
+    try {
+      for (let i = 0; i < 1100; i++) await sql.raw(`select ${i} as n`).execute(db);
+      const { rows } = await pg.query<{ n: number }>('select count(*)::int as n from pg_prepared_statements');
+      expect(rows[0]!.n).toBeLessThanOrEqual(1000);
+      expect(rows[0]!.n).toBeGreaterThan(0);
+    } finally {
+      await close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import { isUuid, RampartError, uuidv7, type Logger } from '../core/index.js';
 import { APP_ROLE, type Database } from './connect.js';
+import { DEFERRABLE_MARKER } from './pglite-dialect.js';
 import type { Schema, Tenant } from './schema.js';
 
 /** Who is acting. An AI agent always acts on behalf of a user (never more than that user). */
@@ -38,8 +39,10 @@ export async function withTenant<T>(db: Database, scope: TenantScope, fn: (trx: 
   return builder.execute(async (trx) => {
     // Embedded: PGlite is one superuser session, so drop to the app role for this transaction.
     // PostgreSQL: the app pool already logs in as rampart_app; SET ROLE would be refused anyway.
-    if (db.kind === 'embedded') await sql.raw(`SET LOCAL ROLE ${APP_ROLE}`).execute(trx);
-    await sql`select set_config('rampart.tenant_id', ${scope.tenantId}, true), set_config('rampart.actor_id', ${actorId(scope.actor)}, true)`.execute(trx);
+    // One statement sets the role (embedded only) and the scope; the embedded driver sends it with
+    // the transaction's first query (DEFERRABLE_MARKER), so the scope costs no call of its own.
+    const role = db.kind === 'embedded' ? sql`set_config('role', ${sql.lit(APP_ROLE)}, true), ` : sql``;
+    await sql`${sql.raw(DEFERRABLE_MARKER)} select ${role}set_config('rampart.tenant_id', ${scope.tenantId}, true), set_config('rampart.actor_id', ${actorId(scope.actor)}, true)`.execute(trx);
     return fn(trx);
   });
 }

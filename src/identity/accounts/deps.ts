@@ -2,6 +2,7 @@ import type { AuditLog } from '../../audit/index.js';
 import type { Clock, KekRing } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
 import type { Argon2Params, Pepper } from '../credentials/index.js';
+import type { SessionCache } from '../sessions/index.js';
 
 /** What account operations need, built once by the composition root and passed in. */
 export type AccountDeps = {
@@ -22,4 +23,6 @@ export type AccountDeps = {
    * `Rampart`, origins `http://localhost:3000`.
    */
   webauthn?: { rpId: string; rpName: string; origins: string[] };
+  /** This node's memory of full sessions (sessions/cache.ts); operations that change a session forget it. */
+  sessionCache?: SessionCache;
 };

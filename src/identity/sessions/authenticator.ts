@@ -2,7 +2,9 @@ import type { FastifyRequest } from 'fastify';
 import { systemClock, type Clock } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
 import type { Authenticator, Principal } from '../../http/index.js';
+import type { SessionCache } from './cache.js';
 import { readSessionCookie } from './cookie.js';
+import { hashToken } from './tokens.js';
 import { validateSession, type ValidSession } from './operations/validate-session.js';
 
 /**
@@ -32,13 +34,19 @@ export function principalOfSession(valid: ValidSession, now: Date): Principal {
  * tokens, verified by their own authenticator). The tenant comes from the session row, found
  * under RLS in the tenant named by the token. A pending (MFA-incomplete) session authenticates
  * nothing (ID-4): the login UI reads it with `validateSession(..., { allowPending: true })`.
+ * With a `cache` (see cache.ts), a full session validated a moment ago on this node is not read again.
  */
-export function sessionAuthenticator({ db, clock = systemClock }: { db: Database; clock?: Clock }): Authenticator {
+export function sessionAuthenticator({ db, clock = systemClock, cache }: { db: Database; clock?: Clock; cache?: SessionCache }): Authenticator {
   return async (request: FastifyRequest): Promise<Principal | null> => {
     const token = readSessionCookie(request.headers.cookie);
     if (!token) return null;
+    const hash = cache ? hashToken(token) : '';
+    const cached = cache?.get(hash, clock.now());
+    if (cached) return principalOfSession(cached, clock.now());
+    const generation = cache?.generation ?? 0;
     const valid = await validateSession({ db, clock }, token);
     if (!valid) return null;
+    cache?.put(hash, valid, generation);
     return principalOfSession(valid, clock.now());
   };
 }

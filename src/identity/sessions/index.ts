@@ -9,3 +9,4 @@ export { validateSession, checkSession, type ValidSession, type ValidateOptions 
 export { revokeSession, revokeAllSessions, type RevokeDeps } from './operations/revoke-session.js';
 export { listSessions } from './operations/list-sessions.js';
 export { sessionAuthenticator, principalOfSession } from './authenticator.js';
+export { createSessionCache, type SessionCache } from './cache.js';

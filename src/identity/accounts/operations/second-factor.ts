@@ -26,11 +26,19 @@ export async function withSessionUser<T>(
   const parsed = parseSessionToken(token);
   if (!parsed) throw noSession();
   const clock = deps.clock ?? { now: () => new Date() };
-  return withTenant(deps.db, { tenantId: parsed.tenantId, actor: { type: 'anonymous' } }, async (trx) => {
-    const valid = await checkSession(trx, token, clock, { allowPending: options.allowPending ?? true });
-    if (!valid) throw noSession();
-    return fn(trx, valid, clock);
-  });
+  let sessionId: string | undefined;
+  try {
+    return await withTenant(deps.db, { tenantId: parsed.tenantId, actor: { type: 'anonymous' } }, async (trx) => {
+      const valid = await checkSession(trx, token, clock, { allowPending: options.allowPending ?? true });
+      if (!valid) throw noSession();
+      sessionId = valid.session.id;
+      return fn(trx, valid, clock);
+    });
+  } finally {
+    // What ran here may have rotated the token or changed the session (a factor, a step-up):
+    // after commit, this node's session cache reads it again (ID-6).
+    if (sessionId) deps.sessionCache?.forgetSession(sessionId);
+  }
 }
 
 /**
