@@ -179,19 +179,19 @@ server maps to the same principal), so they show the data API's own cost.
 ${line('read')}
 ${line('list')}
 
-One call at a time, no HTTP: the bare SELECT costs ${fmtUs(owner)}, the session lookup every signed-in
-request pays ${fmtUs(lookup)} (its own tenant transaction: session by token hash, user, roles; identity's
-code), and the data API's transaction around the same SELECT ${fmtUs(rls)} (begin, role and tenant
-settings, select, commit: db's \`withTenant\`). A secured single-record read is therefore two tenant
-transactions (about ten statements) where the bare read runs one statement: both databases are
-bound by statements here (PGlite runs them on the server's thread; PostgreSQL's backends share the
-machine's 2 cores with Node and the load generator), so the read cannot come near 60 % while
-authentication needs its own transaction. A list of 50 spends more of its time in the SELECT and
-the shaping that both routes do, so the fixed cost weighs less. What the data API adds beyond those
-two transactions (engine decisions, masking checks, value formatting) is the gap between the
-"principal resolved" row and the withTenant calibration. The biggest remaining costs are outside
-src/apps: caching validated sessions briefly per node (with revocation fan-out), or authenticating
-with self-contained access tokens, and a cheaper \`withTenant\` preamble.${caution([...rows.map((row) => row.measure), ...calibration.map((row) => row.measure)], result.facts.database?.startsWith('PostgreSQL'))}`;
+One call at a time, no HTTP: the bare SELECT costs ${fmtUs(owner)} and the data API's transaction
+around the same SELECT ${fmtUs(rls)} (begin, role and tenant settings, select, commit: db's
+\`withTenant\`; embedded, the driver sends begin + settings + select in one call and the commit in a
+second). A session lookup from the database costs ${fmtUs(lookup)} (its own tenant transaction:
+session by token hash, user, roles); signed-in requests pay it once per \`sessions.cacheMs\` (2 s)
+per node, because the node keeps sessions it validated (identity's session cache, forgotten on
+every session change), so the cookie rows and the "principal resolved" rows are now close. What
+separates the secured read from the bare one is the tenant transaction (two calls and the RLS
+predicate instead of one statement), Rampart's HTTP stack (security headers, request id, the
+pipeline) and the data API's own work (engine decisions, the per-record masking decision, value
+shaping): each is a fraction of a millisecond, and a single-record read has nothing else to hide
+them behind. A list of 50 spends most of its time in the SELECT and the rows that both routes
+produce, so the fixed cost weighs less.${caution([...rows.map((row) => row.measure), ...calibration.map((row) => row.measure)], result.facts.database?.startsWith('PostgreSQL'))}`;
 }
 
 const NOTES: Record<string, (result: Done, input: WriteInput) => string> = {
