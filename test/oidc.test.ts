@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import * as client from 'openid-client';
 import { decodeJwt, decodeProtectedHeader, createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,9 @@ import { withTenant, type Tenant } from '../src/db/index.js';
 import { createInvitation, totpCodeAt, totpStep } from '../src/identity/index.js';
 import { createClient } from '../src/identity/oidc/clients.js';
 import { createCapturingLogger } from '../src/core/index.js';
+import { freePort } from './support/process.js';
 import { testRampart } from './support/rampart.js';
+import { followRedirects } from './support/redirects.js';
 
 /**
  * Rampart as an OpenID Connect provider, driven by `openid-client` as an independent relying party
@@ -24,36 +25,8 @@ let dpopClientId = '';
 let confidential = { clientId: '', secret: '' };
 const redirectUri = () => `${issuer}/cb`;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A browser in miniature: follows the provider's redirects carrying its cookies and the Rampart session. */
-async function authorize(url: URL, extraCookie = sessionCookie, landing = redirectUri()): Promise<URL> {
-  const jar = new Map<string, string>();
-  let next = url.toString();
-  for (let hop = 0; hop < 12; hop++) {
-    const cookie = [...[...jar].map(([k, v]) => `${k}=${v}`), extraCookie].filter(Boolean).join('; ');
-    const response = await fetch(next, { redirect: 'manual', headers: { cookie } });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, ...value] = pair!.split('=');
-      jar.set(name!, value.join('='));
-    }
-    const location = response.headers.get('location');
-    if (!location) throw new Error(`no redirect at hop ${hop}: ${response.status} ${(await response.text()).slice(0, 300)}`);
-    const target = new URL(location, next);
-    if (target.toString().startsWith(landing)) return target;
-    next = target.toString();
-  }
-  throw new Error('too many redirects');
-}
+const authorize = (url: URL, extraCookie = sessionCookie, landing = redirectUri()): Promise<URL> => followRedirects(url, { cookie: extraCookie, landing });
 
 async function rp(clientId: string, auth: client.ClientAuth = client.None()) {
   return client.discovery(new URL(issuer), clientId, undefined, auth, { execute: [client.allowInsecureRequests] });

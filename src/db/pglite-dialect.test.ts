@@ -99,7 +99,7 @@ describe('the embedded driver: one call per statement, prepared statements, defe
     }
   });
 
-  it('BEGIN and a deferrable statement go out with the next statement: its setting holds there, and its error fails the transaction', async () => {
+  it('DE-2 BEGIN and a deferrable statement (withTenant’s role and scope) go out with the next statement: its setting holds there, and its error fails the transaction', async () => {
     const { db, close } = await open();
     try {
       const seen = await db.transaction().execute(async (trx) => {

@@ -131,18 +131,6 @@ class Statements {
 
 const DML = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:select|insert|update|delete|with|values|begin|start|commit|rollback|savepoint|release)\b/i;
 
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-};
-
 /**
  * One connection over the one session. PGlite's own `query()` makes six calls into the database
  * per statement (parse, describe, bind, describe, execute, sync), and each call has a fixed cost
@@ -168,7 +156,7 @@ class PGliteConnection implements DatabaseConnection {
     this.#statements = statements;
   }
 
-  /** Queues a parameterless-or-typed statement to go out before the next one. */
+  /** Queues a statement (parameters sent as text of unknown type) to go out before the next one. */
   queue(text: string, values: unknown[] = []): void {
     this.#queued.push(serialize.parse({ text }), serialize.bind({ values: values.map((value) => this.#serialize(value, 0)) }), serialize.describe({ type: 'P' }), serialize.execute({}));
   }
@@ -215,28 +203,27 @@ class PGliteConnection implements DatabaseConnection {
     } catch (error) {
       // A statement whose preparation failed half-way is closed before the next one.
       if (fresh) this.#statements.forget(fresh);
-      // After an error the server skips everything up to the next Sync: send one, so the session
-      // takes the next statement (the transaction, if any, is then aborted and rolls back).
-      await this.#call([serialize.sync()]).catch(() => undefined);
       throw error;
     }
   }
 
-  /** Runs what is queued on its own (before a script, or a commit after statements that never ran). */
+  /** Runs what is queued on its own (before a script). */
   async #flushQueued(): Promise<void> {
     if (!this.#queued.length) return;
     const messages = this.#queued;
     this.#queued = [];
-    try {
-      await this.#call([...messages, serialize.sync()]);
-    } catch (error) {
-      await this.#call([serialize.sync()]).catch(() => undefined);
-      throw error;
-    }
+    await this.#call([...messages, serialize.sync()]);
   }
 
-  #call(messages: Uint8Array[]) {
-    return this.#pg.runExclusive(() => this.#pg.execProtocol(concat(messages)));
+  async #call(messages: Uint8Array[]) {
+    try {
+      return await this.#pg.runExclusive(() => this.#pg.execProtocol(Buffer.concat(messages)));
+    } catch (error) {
+      // After an error the server skips everything up to the next Sync: send one, so the session
+      // takes the next statement (the transaction, if any, is then aborted and rolls back).
+      await this.#pg.runExclusive(() => this.#pg.execProtocol(serialize.sync())).catch(() => undefined);
+      throw error;
+    }
   }
 
   #serialize(value: unknown, oid: number): string | null {

@@ -8,7 +8,7 @@ import type { Tenant } from '../../src/db/index.js';
 import { createInvitation, totpCodeAt, totpStep } from '../../src/identity/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { launchChromium } from './chromium.js';
+import { addPasskeyAuthenticator, launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
 const PASSWORD = 'violet-harbour-lantern-88';
@@ -62,11 +62,7 @@ describe.skipIf(!chromiumPath)('dashboard spec editor in a real browser', () => 
       });
     });
     page.on('pageerror', (error) => void pageErrors.push(error.message));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
+    await addPasskeyAuthenticator(page);
 
     // Hosted login: password, TOTP, passkey registration (an admin must hold one, ID-5); then the dashboard.
     await page.goto(`${origin}/login/acme?return_to=%2Faccount%2Facme`);

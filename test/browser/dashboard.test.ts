@@ -9,7 +9,8 @@ import type { Tenant } from '../../src/db/index.js';
 import { createInvitation, totpCodeAt, totpStep } from '../../src/identity/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { launchChromium } from './chromium.js';
+import { followRedirects } from '../support/redirects.js';
+import { addPasskeyAuthenticator, launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
 const PASSWORD = 'violet-harbour-lantern-88';
@@ -68,11 +69,7 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
       if (message.type() === 'error') consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), message.text()].slice(-20));
     });
     page.on('requestfailed', (request) => consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), `request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText ?? ''}`].slice(-20)));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
+    await addPasskeyAuthenticator(page);
     tabs.push(tab);
     return tab;
   }
@@ -350,26 +347,9 @@ async function dashboardToken(origin: string, cookies: string, tenant: string, s
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const redirectUri = `${origin}/dashboard/callback`;
   const params = new URLSearchParams({ client_id: 'rampart-dashboard', response_type: 'code', redirect_uri: redirectUri, scope, state: 'forged-state-0001', code_challenge: challenge, code_challenge_method: 'S256', tenant, prompt: 'consent' });
-  const jar = new Map<string, string>();
-  let next = `${origin}/oidc/auth?${params}`;
-  for (let hop = 0; hop < 12; hop++) {
-    const cookie = [...[...jar].map(([k, v]) => `${k}=${v}`), cookies].filter(Boolean).join('; ');
-    const response = await fetch(next, { redirect: 'manual', headers: { cookie } });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, ...value] = pair!.split('=');
-      jar.set(name!, value.join('='));
-    }
-    const location = response.headers.get('location');
-    if (!location) throw new Error(`no redirect at hop ${hop}: ${response.status}`);
-    const target = new URL(location, next);
-    if (target.toString().startsWith(redirectUri)) {
-      const code = target.searchParams.get('code');
-      if (!code) throw new Error(`no code: ${target.search}`);
-      const token = await fetch(`${origin}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: 'rampart-dashboard', code_verifier: verifier }) });
-      return (await token.json()) as { access_token: string; scope: string };
-    }
-    next = target.toString();
-  }
-  throw new Error('too many redirects');
+  const target = await followRedirects(`${origin}/oidc/auth?${params}`, { cookie: cookies, landing: redirectUri });
+  const code = target.searchParams.get('code');
+  if (!code) throw new Error(`no code: ${target.search}`);
+  const token = await fetch(`${origin}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: 'rampart-dashboard', code_verifier: verifier }) });
+  return (await token.json()) as { access_token: string; scope: string };
 }

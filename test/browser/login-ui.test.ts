@@ -7,7 +7,7 @@ import type { Tenant } from '../../src/db/index.js';
 import { createInvitation, totpCodeAt, totpStep } from '../../src/identity/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { launchChromium } from './chromium.js';
+import { addPasskeyAuthenticator, launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
 const PASSWORD = 'violet-harbour-lantern-88';
@@ -46,11 +46,7 @@ describe.skipIf(!chromiumPath)('hosted login UI in a real browser', () => {
       if (message.type() === 'error') tab.consoleErrors.push(message.text());
     });
     page.on('pageerror', (error) => void tab.consoleErrors.push(`pageerror: ${error.message}`));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
+    await addPasskeyAuthenticator(page);
     tabs.push(tab);
     return tab;
   }

@@ -10,7 +10,7 @@ import { defineRoute } from '../../src/http/index.js';
 import { createInvitation, finishPasskeyRegistration, PASSKEY_CHALLENGE_TTL_MS } from '../../src/identity/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { launchChromium } from './chromium.js';
+import { addPasskeyAuthenticator, launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
 const PASSWORD = 'violet-harbour-lantern-88';
@@ -100,11 +100,7 @@ describe.skipIf(!chromiumPath)('passkeys in a real browser (virtual authenticato
     await rampart.server.app.listen({ host: '127.0.0.1', port });
     browser = await launchChromium(chromiumPath!);
     page = await browser.newPage();
-    cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    ({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    }));
+    ({ cdp, authenticatorId } = await addPasskeyAuthenticator(page));
     const response = await page.goto(`${origin}/passkey-test/page`);
     expect(response?.status()).toBe(200);
     expect(await page.evaluate(() => window.isSecureContext)).toBe(true);

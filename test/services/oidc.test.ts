@@ -9,6 +9,7 @@ import { generateSigningKeyPem } from '../../src/audit/index.js';
 import { withTenant, type Tenant } from '../../src/db/index.js';
 import { createClient, createInvitation, totpCodeAt, totpStep } from '../../src/identity/index.js';
 import { testConfig } from '../support/rampart.js';
+import { followRedirects } from '../support/redirects.js';
 import { REDIS_URL } from './env.js';
 import { createScratchDatabase } from './pg-harness.js';
 
@@ -93,22 +94,7 @@ describe.skipIf(missing.length > 0)('OIDC on PostgreSQL with two nodes', () => {
   });
 
   /** Follows redirects with the provider's cookies and the Rampart session, like a browser. */
-  async function authorize(url: URL): Promise<URL> {
-    const jar = new Map<string, string>();
-    let next = url.toString();
-    for (let hop = 0; hop < 12; hop++) {
-      const cookie = [...[...jar].map(([k, v]) => `${k}=${v}`), sessionCookie].join('; ');
-      const response = await fetch(next, { redirect: 'manual', headers: { cookie } });
-      for (const line of response.headers.getSetCookie()) {
-        const [name, ...value] = line.split(';')[0]!.split('=');
-        jar.set(name!, value.join('='));
-      }
-      const target = new URL(response.headers.get('location') ?? '', next);
-      if (target.toString().startsWith(`${issuer}/cb`)) return target;
-      next = target.toString();
-    }
-    throw new Error('too many redirects');
-  }
+  const authorize = (url: URL): Promise<URL> => followRedirects(url, { cookie: sessionCookie, landing: `${issuer}/cb` });
 
   it('ID-1 ID-7 a flow whose requests alternate between nodes: code, DPoP-bound tokens, refresh, and a replay that revokes the grant on both', async () => {
     const rp = await client.discovery(new URL(issuer), clientId, undefined, client.None(), { execute: [client.allowInsecureRequests] });

@@ -41,8 +41,9 @@ export function sessionAuthenticator({ db, clock = systemClock, cache }: { db: D
     const token = readSessionCookie(request.headers.cookie);
     if (!token) return null;
     const hash = cache ? hashToken(token) : '';
-    const cached = cache?.get(hash, clock.now());
-    if (cached) return principalOfSession(cached, clock.now());
+    const now = clock.now();
+    const cached = cache?.get(hash, now);
+    if (cached) return principalOfSession(cached, now);
     const generation = cache?.generation ?? 0;
     const valid = await validateSession({ db, clock }, token);
     if (!valid) return null;
