@@ -255,7 +255,7 @@ async function tenantRead(fixture: DbFixture, context: Context): Promise<CaseRes
     const postgres = fixture.label === 'PostgreSQL';
     const rows = await measureGroup(`tenant-read ${fixture.label}`, context.options, [
       { url: `${base}/owner`, variant: 'db.owner select by id (no RLS)', detail: postgres ? 'owner pool: 3 connections' : 'the one PGlite session', baseline: true },
-      { url: `${base}/rls`, variant: 'withTenant + select by id (RLS)', detail: postgres ? 'app pool: 10 connections as rampart_app' : 'SET LOCAL ROLE rampart_app', baseline: false },
+      { url: `${base}/rls`, variant: 'withTenant + select by id (RLS)', detail: postgres ? 'app pool: 10 connections as rampart_app' : 'role rampart_app and scope in one set_config statement', baseline: false },
       ...(fixture.ownerPeer ? [{ url: `${base}/owner-peer`, variant: 'owner select by id, pool of 10 (reference)', detail: 'owner role, same pool size as the app pool', baseline: false }] : []),
     ]);
     return { status: 'done', kind: 'http', rows: httpRatios(rows), facts: { database: fixture.version } };

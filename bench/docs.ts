@@ -228,13 +228,14 @@ ${logLine}${caution(rows.map((row) => row.measure))}`;
 \`rampart_app\` ~1.3k req/s (ratio ~0.59).
 
 **Interpretation.** The RLS read serves ${rps(rls)} req/s, ${fmtRatio(rls?.ratio)} the owner read (${rps(owner)} req/s),
-against ~0.59 in DESIGN.md. \`withTenant\` runs five statements where the owner read runs one: \`begin\`,
-\`SET LOCAL ROLE rampart_app\`, one select of two \`set_config\` calls, the select, \`commit\`. On the
-embedded database each of them is PGlite WASM work on the event-loop thread, and all requests queue
-for the one session (the dialect's FIFO lock), so 20 concurrent clients become a queue: p50 is
+against ~0.59 in DESIGN.md. \`withTenant\` runs four statements where the owner read runs one:
+\`begin\`, one select of \`set_config\` calls (role \`rampart_app\` and the tenant scope), the select, then
+\`commit\`. The embedded driver sends the first three in one call into PGlite and the commit in a
+second (PGlite's own \`query()\` would make six calls per statement), and keeps the select prepared.
+Each call is PGlite WASM work on the event-loop thread, and all requests queue for the one session
+(the dialect's FIFO lock), so 20 concurrent clients become a queue: p50 is
 ${fmtMs(owner?.measure.p50 ?? 0)} ms and ${fmtMs(rls?.measure.p50 ?? 0)} ms. Server thread ELU ${owner?.measure.elu.toFixed(2) ?? '?'} and ${rls?.measure.elu.toFixed(2) ?? '?'} (${saturation(rls?.measure.elu)}).
-Whatever the driver spends per statement, \`withTenant\` pays five times: the per-query \`parsers\`
-option of the embedded driver is one such cost (see the side finding under pglite-worker). For the
+What remains is the second call, the role switch and the RLS predicate. For the
 same transaction on PGlite's API, without Kysely and without per-query options, compare "RLS read
 tx, PGlite on the main thread" with "PK read, PGlite on the main thread" in the pglite-worker case.${caution(rows.map((row) => row.measure))}`;
   },
