@@ -2,9 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, type QueryResult } from 'kysely';
 import pg from 'pg';
 import { redactUrl, type Logger, type SecretsProvider } from '../core/index.js';
+import { runPgBatch } from './pg-batch.js';
 import { PGliteDialect, pgliteParsers, SCRIPT_MARKER } from './pglite-dialect.js';
 import type { Schema } from './schema.js';
 
@@ -25,6 +26,12 @@ export type Database = {
   kind: DbKind;
   owner: Kysely<Schema>;
   app: Kysely<Schema>;
+  /**
+   * Runs statements on the app role's connection as one unit: one call embedded, one round trip on
+   * PostgreSQL, in one implicit transaction that commits after the last statement or rolls back at
+   * the first error. Only for db/tenancy.ts (readAsTenant), which puts the tenant scope first.
+   */
+  appBatch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]>;
   /** A printable description (password masked). */
   description: string;
   ping(): Promise<void>;
@@ -67,12 +74,14 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   });
   await pglite.exec('CREATE EXTENSION IF NOT EXISTS vector');
   // One Kysely over the one session: owner and app must share the driver's connection lock.
-  const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite) });
+  const dialect = new PGliteDialect(pglite);
+  const db = new Kysely<Schema>({ dialect });
   let closed = false;
   return {
     kind: 'embedded',
     owner: db,
     app: db,
+    appBatch: (queries) => dialect.batch(queries),
     description: inMemory ? 'embedded (memory)' : `embedded (${dataDir})`,
     async ping() {
       await db.executeQuery(CompiledQuery.raw('select 1'));
@@ -136,6 +145,7 @@ async function openPostgres(options: OpenDatabaseOptions & { url: string }): Pro
     kind: 'postgres',
     owner,
     app,
+    appBatch: (queries) => runPgBatch(appPool, queries),
     description: `postgres (${redactUrl(options.url)})`,
     async ping() {
       await owner.executeQuery(CompiledQuery.raw('select 1'));

@@ -39,8 +39,9 @@ describe('SessionLock (the embedded database is one session)', () => {
 describe('the embedded driver: one call per statement, prepared statements, deferred BEGIN and scope', () => {
   const open = async () => {
     const pg = await PGlite.create({ parsers: pgliteParsers });
-    const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: new PGliteDialect(pg) });
-    return { pg, db, close: async () => (await db.destroy(), await pg.close()) };
+    const dialect = new PGliteDialect(pg);
+    const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect });
+    return { pg, db, dialect, close: async () => (await db.destroy(), await pg.close()) };
   };
 
   it('serializes parameters as PGlite does, by the types the server describes (json, arrays, dates, bytea, bigint)', async () => {
@@ -123,6 +124,33 @@ describe('the embedded driver: one call per statement, prepared statements, defe
       // A transaction that ran nothing still commits cleanly.
       await db.transaction().execute(async () => undefined);
       expect((await sql<{ n: number }>`select 1 as n`.execute(db)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a batch runs its statements in one implicit transaction: settings hold to the end, the first error rolls back all of it', async () => {
+    const { db, dialect, close } = await open();
+    try {
+      await sql`create table k (id int primary key, v text)`.execute(db);
+      const set = (value: string) => sql`select set_config('rampart.test', ${value}, true)`.compile(db);
+      const read = sql<{ v: string }>`select current_setting('rampart.test') as v, count(*)::int as n from k`.compile(db);
+      // First sight (prepared in an extra call), then warm with other parameters.
+      for (const value of ['one', 'two']) {
+        const results = await dialect.batch([set(value), read]);
+        expect(results).toHaveLength(2);
+        expect(results[1]!.rows).toEqual([{ v: value, n: 0 }]);
+      }
+      // Transaction-local: the setting ended with the batch.
+      expect((await sql<{ v: string }>`select current_setting('rampart.test', true) as v`.execute(db)).rows[0]!.v).toBe('');
+      // A failing statement rolls back the write before it, and the session stays usable.
+      await expect(dialect.batch([sql`insert into k values (${1}, ${'written'})`.compile(db), sql`select 1 / ${0}::int`.compile(db)])).rejects.toMatchObject({ code: '22012' });
+      expect((await sql`select * from k`.execute(db)).rows).toEqual([]);
+      const [inserted] = await dialect.batch([sql`insert into k values (${2}, ${'kept'})`.compile(db)]);
+      expect(inserted!.numAffectedRows).toBe(1n);
+      expect((await sql`select * from k`.execute(db)).rows).toEqual([{ id: 2, v: 'kept' }]);
+      // Only DML: a schema change must go through the path that closes prepared statements.
+      await expect(dialect.batch([sql`create table x (id int)`.compile(db)])).rejects.toThrow(/DML statements only/);
     } finally {
       await close();
     }

@@ -112,6 +112,11 @@ class Statements {
     this.#byText.set(text, { name, types });
   }
 
+  /** Makes room for `count` statements at once (a batch must not close one of its own). */
+  reserve(count: number): void {
+    if (this.#byText.size + count > Statements.LIMIT) this.clear();
+  }
+
   forget(name: string): void {
     this.#stale.push(name);
   }
@@ -207,6 +212,43 @@ class PGliteConnection implements DatabaseConnection {
     }
   }
 
+  /**
+   * Runs the statements in one call, in the implicit transaction the extended protocol gives the
+   * messages before a Sync: it commits after the last statement, or rolls back at the first error
+   * (the rest are skipped). Outside any transaction only. Every statement must be DML: they stay
+   * prepared like the driver's other statements (one extra call the first time one is seen).
+   */
+  async batch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+    if (this.inTransaction || this.#queued.length) throw new Error('a batch cannot run inside a transaction');
+    this.#statements.reserve(queries.length);
+    const unseen = queries.filter((query) => !this.#statements.get(query.sql));
+    if (unseen.some((query) => !DML.test(query.sql) || query.sql.startsWith(SCRIPT_MARKER))) throw new Error('a batch runs DML statements only');
+    if (unseen.length) {
+      const names = unseen.map(() => this.#statements.name());
+      const messages = [...this.#statements.takeStale()];
+      unseen.forEach((query, index) => messages.push(serialize.parse({ name: names[index], text: query.sql }), serialize.describe({ type: 'S', name: names[index] })));
+      messages.push(serialize.sync());
+      const { messages: described } = await this.#call(messages).catch((error: unknown) => {
+        for (const name of names) this.#statements.forget(name);
+        throw error;
+      });
+      // One ParameterDescription per statement, in order.
+      const descriptions = described.filter((message) => message.name === 'parameterDescription') as unknown as Array<{ dataTypeIDs: number[] }>;
+      unseen.forEach((query, index) => this.#statements.add(query.sql, names[index]!, descriptions[index]?.dataTypeIDs ?? []));
+    }
+    const messages = [...this.#statements.takeStale()];
+    for (const query of queries) {
+      const prepared = this.#statements.get(query.sql)!;
+      const bound = (query.parameters as unknown[]).map((value, index) => this.#serialize(value, prepared.types[index] ?? 0));
+      messages.push(serialize.bind({ statement: prepared.name, values: bound }), serialize.describe({ type: 'P' }), serialize.execute({}));
+    }
+    messages.push(serialize.sync());
+    const { messages: replies } = await this.#call(messages);
+    return parse.parseResults(replies, this.#pg.parsers, { rowMode: 'object' }).map((result) =>
+      result.affectedRows === undefined ? { rows: result.rows } : { rows: result.rows, numAffectedRows: BigInt(result.affectedRows) },
+    );
+  }
+
   /** Runs what is queued on its own (before a script). */
   async #flushQueued(): Promise<void> {
     if (!this.#queued.length) return;
@@ -297,6 +339,16 @@ class PGliteDriver implements Driver {
     this.#releases.delete(connection);
   }
 
+  /** See PGliteConnection.batch: the statements in one call, one implicit transaction, under the session lock. */
+  async batch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+    const connection = (await this.acquireConnection()) as PGliteConnection;
+    try {
+      return await connection.batch(queries);
+    } finally {
+      await this.releaseConnection(connection);
+    }
+  }
+
   async destroy(): Promise<void> {
     // The owner of the PGlite instance closes it (after every Kysely instance over it is done).
   }
@@ -307,6 +359,7 @@ export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""
 export class PGliteDialect implements Dialect {
   readonly #pg: PGlite;
   readonly #lockTimeoutMs: number | undefined;
+  #driver: PGliteDriver | undefined;
   constructor(pg: PGlite, options: { lockTimeoutMs?: number } = {}) {
     this.#pg = pg;
     this.#lockTimeoutMs = options.lockTimeoutMs;
@@ -315,7 +368,13 @@ export class PGliteDialect implements Dialect {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.#pg, this.#lockTimeoutMs);
+    this.#driver = new PGliteDriver(this.#pg, this.#lockTimeoutMs);
+    return this.#driver;
+  }
+  /** Statements in one call and one implicit transaction (db/tenancy.ts readAsTenant). */
+  batch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+    if (!this.#driver) throw new Error('the dialect has no driver yet');
+    return this.#driver.batch(queries);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder, type Transaction } from 'kysely';
 import { isUuid, RampartError, uuidv7, type Logger } from '../core/index.js';
 import { APP_ROLE, type Database } from './connect.js';
 import { DEFERRABLE_MARKER } from './pglite-dialect.js';
@@ -34,17 +34,48 @@ export const actorId = (actor: Actor): string => {
  * One transaction per call: either everything `fn` wrote commits, or nothing does.
  */
 export async function withTenant<T>(db: Database, scope: TenantScope, fn: (trx: TenantTransaction) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
-  if (!isUuid(scope.tenantId)) throw new RampartError('bad_request', { detail: 'tenant id must be a UUID' });
+  assertTenantId(scope);
   const builder = options.readOnly ? db.app.transaction().setAccessMode('read only') : db.app.transaction();
   return builder.execute(async (trx) => {
-    // Embedded: PGlite is one superuser session, so drop to the app role for this transaction.
-    // PostgreSQL: the app pool already logs in as rampart_app; SET ROLE would be refused anyway.
-    // One statement sets the role (embedded only) and the scope; the embedded driver sends it with
-    // the transaction's first query (DEFERRABLE_MARKER), so the scope costs no call of its own.
-    const role = db.kind === 'embedded' ? sql`set_config('role', ${sql.lit(APP_ROLE)}, true), ` : sql``;
-    await sql`${sql.raw(DEFERRABLE_MARKER)} select ${role}set_config('rampart.tenant_id', ${scope.tenantId}, true), set_config('rampart.actor_id', ${actorId(scope.actor)}, true)`.execute(trx);
+    // The embedded driver sends this statement with the transaction's first query
+    // (DEFERRABLE_MARKER), so the scope costs no call of its own.
+    await sql`${sql.raw(DEFERRABLE_MARKER)} ${scopeSettings(db, scope, {})}`.execute(trx);
     return fn(trx);
   });
+}
+
+/**
+ * One read-only statement in the tenant's scope, sent together with the scope as one unit (db's
+ * `appBatch`): one call embedded, one round trip on PostgreSQL, where `withTenant` around the same
+ * statement costs two calls or four round trips (begin + scope + statement, then commit). The scope
+ * and the statement share one implicit transaction that is read only and ends with the statement,
+ * so the same row-level security applies and nothing of the scope outlives it. (control: DE-2)
+ *
+ * For a single SELECT whose result the caller only inspects afterwards; anything that reads
+ * again depending on what it found, or writes, belongs in `withTenant`.
+ */
+export async function readAsTenant<R>(db: Database, scope: TenantScope, query: CompiledQuery): Promise<R[]> {
+  assertTenantId(scope);
+  const settings = scopeSettings(db, scope, { readOnly: true }).compile(db.app);
+  const results = await db.appBatch([settings, query]);
+  return results[1]!.rows as R[];
+}
+
+function assertTenantId(scope: TenantScope): void {
+  if (!isUuid(scope.tenantId)) throw new RampartError('bad_request', { detail: 'tenant id must be a UUID' });
+}
+
+/**
+ * The statement that scopes a transaction to the tenant: its id and the actor as transaction-local
+ * settings (row-level security and triggers read them). Embedded, PGlite is one superuser session,
+ * so it also drops to the app role for the transaction; on PostgreSQL the app pool already logs in
+ * as rampart_app (SET ROLE would be refused anyway). `readOnly` makes the transaction read only
+ * from here on, for a batch that has no BEGIN to say so.
+ */
+function scopeSettings(db: Database, scope: TenantScope, { readOnly = false }: { readOnly?: boolean }): RawBuilder<unknown> {
+  const role = db.kind === 'embedded' ? sql`set_config('role', ${sql.lit(APP_ROLE)}, true), ` : sql``;
+  const access = readOnly ? sql`set_config('transaction_read_only', 'on', true), ` : sql``;
+  return sql`select ${role}${access}set_config('rampart.tenant_id', ${scope.tenantId}, true), set_config('rampart.actor_id', ${actorId(scope.actor)}, true)`;
 }
 
 /**

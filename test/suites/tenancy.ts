@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKekRing, createLogger, generateKeyMaterial, kekId, RampartError } from '../../src/core/index.js';
-import { createJobQueue, createTenant, envelopeFor, execScript, findRlsViolations, withTenant, type Database, type Tenant } from '../../src/db/index.js';
+import { createJobQueue, createTenant, envelopeFor, execScript, findRlsViolations, readAsTenant, withTenant, type Database, type Tenant } from '../../src/db/index.js';
 import type { DbHarness } from './harness.js';
 
 const ring = (() => {
@@ -117,6 +117,67 @@ export function tenancySuite(harness: DbHarness): void {
         }),
       );
       for (const result of results) expect(result.seen).toEqual([result.expected]);
+    });
+
+    it('DE-2 readAsTenant: one statement sent with the scope sees only the tenant, as rampart_app, read only', async () => {
+      const rows = await readAsTenant<{ tenant_id: string; who: string; ro: string; actor: string; n: bigint }>(
+        db,
+        asUser(a, 'u7'),
+        sql`select tenant_id, current_user as who, current_setting('transaction_read_only') as ro, rampart_current_actor() as actor, count(*) over () as n from jobs`.compile(db.app),
+      );
+      expect(rows).toHaveLength(2);
+      // int8 comes back as bigint on both drivers (money is bigint minor units).
+      for (const row of rows) expect(row).toEqual({ tenant_id: a.id, who: 'rampart_app', ro: 'on', actor: 'user:u7', n: 2n });
+    });
+
+    it('DE-2 readAsTenant refuses a write and leaves nothing behind', async () => {
+      const count = async () => (await db.owner.selectFrom('jobs').select(sql<bigint>`count(*)`.as('n')).executeTakeFirstOrThrow()).n;
+      const before = await count();
+      await expect(readAsTenant(db, asUser(a), sql`with gone as (delete from jobs returning id) select count(*) from gone`.compile(db.app))).rejects.toThrow(/read-only/);
+      expect(await count()).toBe(before);
+    });
+
+    it('DE-2 readAsTenant: the scope ends with the statement, after success and after an error (pooled connections)', async () => {
+      const check = () => db.appBatch([sql`select rampart_current_tenant()::text as t, current_setting('transaction_read_only') as ro`.compile(db.app)]);
+      await readAsTenant(db, asUser(a), sql`select 1`.compile(db.app));
+      expect((await check())[0]!.rows).toEqual([{ t: null, ro: 'off' }]);
+      await expect(readAsTenant(db, asUser(a), sql`select 1 / count(*)::int from jobs where false`.compile(db.app))).rejects.toThrow(/division by zero/);
+      expect((await check())[0]!.rows).toEqual([{ t: null, ro: 'off' }]);
+      // The session (embedded) or the pooled connection is usable at once, for both paths.
+      expect(await readAsTenant<{ tenant_id: string }>(db, asUser(b), sql`select distinct tenant_id from jobs`.compile(db.app))).toEqual([{ tenant_id: b.id }]);
+      expect(await withTenant(db, asUser(b), (trx) => trx.selectFrom('tenants').select('id').execute())).toEqual([{ id: b.id }]);
+    });
+
+    it('DE-2 concurrent readAsTenant calls, interleaved with transactions, never see each other (60 calls)', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => {
+          const tenant = i % 2 === 0 ? a : b;
+          const seen = (rows: Array<{ tenant_id: string | null }>) => ({ expected: tenant.id, seen: [...new Set(rows.map((r) => r.tenant_id))] });
+          if (i % 3 === 0) {
+            return withTenant(db, asUser(tenant), async (trx) => {
+              await sql`select pg_sleep(0.001)`.execute(trx);
+              return seen(await trx.selectFrom('jobs').select('tenant_id').execute());
+            });
+          }
+          return readAsTenant<{ tenant_id: string }>(db, asUser(tenant), sql`select tenant_id from jobs`.compile(db.app)).then(seen);
+        }),
+      );
+      for (const result of results) expect(result.seen).toEqual([result.expected]);
+    });
+
+    // PostgreSQL only (a pool of connections; the embedded database is one session).
+    if (harness.kind === 'postgres') {
+      it('readAsTenant: a connection that dies mid-batch is dropped from the pool, later reads succeed', async () => {
+        await expect(readAsTenant(db, asUser(a), sql`select pg_terminate_backend(pg_backend_pid())`.compile(db.app))).rejects.toThrow();
+        const reads = await Promise.all(Array.from({ length: 20 }, () => readAsTenant<{ n: bigint }>(db, asUser(a), sql`select count(*) as n from jobs`.compile(db.app))));
+        for (const rows of reads) expect(rows).toEqual([{ n: 2n }]);
+      });
+    }
+
+    it('readAsTenant: a tenant id that is not a UUID is a 400, never reaches SQL', async () => {
+      const error = await readAsTenant(db, { tenantId: "x' or 1=1 --", actor: { type: 'anonymous' } }, sql`select 1`.compile(db.app)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RampartError);
+      expect((error as RampartError).status).toBe(400);
     });
 
     it('an error inside withTenant rolls back everything it wrote', async () => {

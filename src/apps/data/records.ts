@@ -3,7 +3,7 @@ import type { AuditLog, RequestContext } from '../../audit/index.js';
 import { diffRecords } from '../../audit/index.js';
 import { authorizeRecord, constraintFor, constraintSql, decide, type AuthzPrincipal, type CompiledPolicySet, type Condition, type ConstraintColumns, type RecordAttributes } from '../../authz/index.js';
 import { RampartError, uuidv7, type Envelope, type KekRing, type KeyCache } from '../../core/index.js';
-import { envelopeFor, withTenant, type Actor, type Database, type TenantTransaction } from '../../db/index.js';
+import { envelopeFor, readAsTenant, withTenant, type Actor, type Database, type TenantTransaction } from '../../db/index.js';
 import { appRuleId } from '../compile/authz.js';
 import { constraintName } from '../compile/ddl.js';
 import type { AppSpec, ResourceSpec } from '../spec/schema.js';
@@ -130,12 +130,19 @@ const envelopeIn = (deps: DataDeps, trx: TenantTransaction) => {
   return () => (envelope ??= envelopeFor(trx, deps.keys.ring, deps.keys.cache));
 };
 
-async function loadRow(trx: TenantTransaction, call: DataCall, id: string, options: { forUpdate?: boolean } = {}): Promise<Row> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new RampartError('not_found', { detail: `no such ${call.target.resource.name}` });
+const notFound = (call: DataCall) => new RampartError('not_found', { detail: `no such ${call.target.resource.name}` });
+
+/** The SELECT of one record by id (an id that is not a UUID matches nothing: 404 without SQL). */
+function rowById(call: DataCall, id: string, options: { forUpdate?: boolean } = {}): RawBuilder<Row> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound(call);
   const lock = options.forUpdate ? sql` for update` : sql``;
-  const { rows } = await sql<Row>`select ${selectList(call.target.resource)} from ${sql.table(call.target.table)} where "id" = ${id}${lock}`.execute(trx);
+  return sql<Row>`select ${selectList(call.target.resource)} from ${sql.table(call.target.table)} where "id" = ${id}${lock}`;
+}
+
+async function loadRow(trx: TenantTransaction, call: DataCall, id: string, options: { forUpdate?: boolean } = {}): Promise<Row> {
+  const { rows } = await rowById(call, id, options).execute(trx);
   // Row-level security already hid other tenants' rows: theirs and missing ones both answer 404.
-  if (!rows[0]) throw new RampartError('not_found', { detail: `no such ${call.target.resource.name}` });
+  if (!rows[0]) throw notFound(call);
   return rows[0];
 }
 
@@ -178,13 +185,25 @@ export async function createRecord(deps: DataDeps, call: DataCall, body: unknown
   });
 }
 
+/**
+ * One record: the SELECT goes out with the tenant scope as one unit (readAsTenant: one call
+ * embedded, one round trip on PostgreSQL), then the record is decided and shaped. Encrypted values
+ * need the tenant's data key, which is read in a read-only tenant transaction of its own.
+ */
 export async function readRecord(deps: DataDeps, call: DataCall, id: string): Promise<Record<string, unknown>> {
-  return withTenant(deps.db, scope(call), async (trx) => {
-    const row = await loadRow(trx, call, id);
-    authorizeRecord(call.set, call.principal, 'read', { type: call.target.type, id, attributes: attributesOf(call.target.resource, row) });
-    return present(call, row, envelopeIn(deps, trx), tenantOf(call));
-  }, { readOnly: true });
+  const [row] = await readAsTenant<Row>(deps.db, scope(call), rowById(call, id).compile(deps.db.app));
+  // Row-level security already hid other tenants' rows: theirs and missing ones both answer 404.
+  if (!row) throw notFound(call);
+  authorizeRecord(call.set, call.principal, 'read', { type: call.target.type, id, attributes: attributesOf(call.target.resource, row) });
+  const sealed = call.target.resource.fields.some((field) => isEncrypted(field.class) && row[field.name] !== null && row[field.name] !== undefined);
+  if (!sealed) return present(call, row, noEnvelope, tenantOf(call));
+  return withTenant(deps.db, scope(call), (trx) => present(call, row, envelopeIn(deps, trx), tenantOf(call)), { readOnly: true });
 }
+
+/** For a record without encrypted values: present() never asks for the envelope. */
+const noEnvelope = (): Envelope => {
+  throw new Error('no encrypted value to open');
+};
 
 export async function updateRecord(deps: DataDeps, call: DataCall, id: string, body: unknown): Promise<Record<string, unknown>> {
   const { resource, table } = call.target;
