@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type RawBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type RawBuilder, type Transaction } from 'kysely';
 import { isUuid, RampartError, uuidv7, type Logger } from '../core/index.js';
 import { APP_ROLE, type Database } from './connect.js';
 import { DEFERRABLE_MARKER } from './pglite-dialect.js';
@@ -56,10 +56,17 @@ export async function withTenant<T>(db: Database, scope: TenantScope, fn: (trx: 
  */
 export async function readAsTenant<R>(db: Database, scope: TenantScope, query: CompiledQuery): Promise<R[]> {
   assertTenantId(scope);
-  const settings = scopeSettings(db, scope, { readOnly: true }).compile(db.app);
-  const results = await db.appBatch([settings, query]);
+  // The settings statement's text is the same for every call on this database: compiled once.
+  let text = readScopeText.get(db);
+  if (text === undefined) {
+    text = scopeSettings(db, scope, { readOnly: true }).compile(db.app).sql;
+    readScopeText.set(db, text);
+  }
+  const results = await db.appBatch([CompiledQuery.raw(text, [scope.tenantId, actorId(scope.actor)]), query]);
   return results[1]!.rows as R[];
 }
+
+const readScopeText = new WeakMap<Database, string>();
 
 function assertTenantId(scope: TenantScope): void {
   if (!isUuid(scope.tenantId)) throw new RampartError('bad_request', { detail: 'tenant id must be a UUID' });

@@ -1,5 +1,5 @@
-import helmet from '@fastify/helmet';
 import type { Server as Server_ } from 'node:https';
+import { securityHeaders } from './security-headers.js';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { installProblemHandlers } from './problem.js';
@@ -62,7 +62,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   // An API of JSON only: a text/plain body is refused (415) rather than half-understood.
   app.removeContentTypeParser('text/plain');
 
-  await app.register(helmet, {
+  const headers = securityHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -83,6 +83,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     frameguard: { action: 'deny' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
+  });
+  // First thing on every request, so error replies and hijacked ones (OIDC) carry them too.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers);
+    done();
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

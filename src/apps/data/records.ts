@@ -1,4 +1,4 @@
-import { sql, type RawBuilder } from 'kysely';
+import { CompiledQuery, sql, type RawBuilder } from 'kysely';
 import type { AuditLog, RequestContext } from '../../audit/index.js';
 import { diffRecords } from '../../audit/index.js';
 import { authorizeRecord, constraintFor, constraintSql, decide, type AuthzPrincipal, type CompiledPolicySet, type Condition, type ConstraintColumns, type RecordAttributes } from '../../authz/index.js';
@@ -130,13 +130,29 @@ const envelopeIn = (deps: DataDeps, trx: TenantTransaction) => {
   return () => (envelope ??= envelopeFor(trx, deps.keys.ring, deps.keys.cache));
 };
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = (call: DataCall) => new RampartError('not_found', { detail: `no such ${call.target.resource.name}` });
 
 /** The SELECT of one record by id (an id that is not a UUID matches nothing: 404 without SQL). */
 function rowById(call: DataCall, id: string, options: { forUpdate?: boolean } = {}): RawBuilder<Row> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound(call);
+  if (!UUID.test(id)) throw notFound(call);
   const lock = options.forUpdate ? sql` for update` : sql``;
   return sql<Row>`select ${selectList(call.target.resource)} from ${sql.table(call.target.table)} where "id" = ${id}${lock}`;
+}
+
+/** The read-by-id statement's text per resource spec and table: compiled once, bound per call. */
+const readByIdText = new WeakMap<ResourceSpec, Map<string, string>>();
+
+function readByIdQuery(deps: DataDeps, call: DataCall, id: string): CompiledQuery {
+  const { resource, table } = call.target;
+  let byTable = readByIdText.get(resource);
+  if (!byTable) readByIdText.set(resource, (byTable = new Map()));
+  let text = byTable.get(table);
+  if (text === undefined) {
+    text = rowById(call, id).compile(deps.db.app).sql;
+    byTable.set(table, text);
+  } else if (!UUID.test(id)) throw notFound(call);
+  return CompiledQuery.raw(text, [id]);
 }
 
 async function loadRow(trx: TenantTransaction, call: DataCall, id: string, options: { forUpdate?: boolean } = {}): Promise<Row> {
@@ -191,7 +207,7 @@ export async function createRecord(deps: DataDeps, call: DataCall, body: unknown
  * need the tenant's data key, which is read in a read-only tenant transaction of its own.
  */
 export async function readRecord(deps: DataDeps, call: DataCall, id: string): Promise<Record<string, unknown>> {
-  const [row] = await readAsTenant<Row>(deps.db, scope(call), rowById(call, id).compile(deps.db.app));
+  const [row] = await readAsTenant<Row>(deps.db, scope(call), readByIdQuery(deps, call, id));
   // Row-level security already hid other tenants' rows: theirs and missing ones both answer 404.
   if (!row) throw notFound(call);
   authorizeRecord(call.set, call.principal, 'read', { type: call.target.type, id, attributes: attributesOf(call.target.resource, row) });

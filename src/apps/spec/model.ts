@@ -10,7 +10,17 @@ import { STANDARD_APP_ACTIONS } from './schema.js';
  * within a tenant. The tenant key is 48 bits of SHA-256 of the tenant id: should two tenants ever
  * share one, CREATE TABLE fails rather than sharing a table, and row security still separates rows.
  */
-export const tenantKey = (tenantId: string): string => createHash('sha256').update(`rampart:app-tables:${tenantId}`).digest('hex').slice(0, 12);
+const tenantKeys = new Map<string, string>();
+/** A tenant's key in its app tables' names; memoized (bounded), since every data API call needs it. */
+export const tenantKey = (tenantId: string): string => {
+  let key = tenantKeys.get(tenantId);
+  if (key === undefined) {
+    key = createHash('sha256').update(`rampart:app-tables:${tenantId}`).digest('hex').slice(0, 12);
+    if (tenantKeys.size >= 10_000) tenantKeys.clear();
+    tenantKeys.set(tenantId, key);
+  }
+  return key;
+};
 export const tableName = (key: string, app: string, resource: string): string => `app_${key}_${app}__${resource}`;
 /** Table names of one tenant's app. */
 export type TableNamer = (resource: string) => string;
