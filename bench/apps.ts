@@ -9,8 +9,8 @@
  *
  * The secured path is the whole product path: a real session cookie (invitation, password, TOTP),
  * the session lookup, the engine's decision on the app resource, the installed spec, the tenant's
- * policy set, one `withTenant` transaction as rampart_app under RLS, the compiled constraint in SQL,
- * per-record decisions for masking (the caller holds read_pii, so nothing is masked) and the JSON
+ * policy set, the SELECT sent with the tenant scope as rampart_app under RLS (`readAsTenant` for a
+ * read, one `withTenant` transaction for a list), the compiled constraint in SQL, per-record decisions for masking (the caller holds read_pii, so nothing is masked) and the JSON
  * shaping of each value. The bare route reads the same table on the owner connection.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -20,7 +20,7 @@ import { tableName, tenantKey } from '../src/apps/index.js';
 import { randomBytes } from 'node:crypto';
 import { createInvitation, principalOfSession, sessionAuthenticator, totpCodeAt, totpStep, validateSession } from '../src/identity/index.js';
 import type { Authenticator, Principal } from '../src/http/index.js';
-import { withTenant } from '../src/db/index.js';
+import { readAsTenant, withTenant } from '../src/db/index.js';
 import { httpRatios, measureGroup, type BenchCase, type CaseResult, type Context, type DbFixture, type MicroRow } from './cases.js';
 import { benchConfig, listen, microGroup, type MicroMeasure } from './support.js';
 
@@ -89,9 +89,13 @@ export async function openAppsFixture(fixture: DbFixture): Promise<AppsFixture> 
   }
 }
 
-/** The hand-written baseline: plain Fastify, the same SELECT on the owner connection, no auth, no policy, no RLS. */
-function bareServer(fixture: AppsFixture): FastifyInstance {
-  const owner = fixture.rampart.db.owner;
+/**
+ * The hand-written baseline: plain Fastify, the same SELECT on the owner role, no auth, no policy,
+ * no RLS. PostgreSQL: on a pool of the app pool's size (Rampart's own owner pool is a quarter of
+ * it, which would throttle the baseline at 20 connections of load); embedded: the one session.
+ */
+function bareServer(fixture: AppsFixture, db: DbFixture): FastifyInstance {
+  const owner = db.ownerPeer ?? fixture.rampart.db.owner;
   const table = sql.table(fixture.table);
   const bare = Fastify({ logger: false });
   bare.get<{ Params: { id: string } }>('/contact/:id', async (request, reply) => {
@@ -109,7 +113,7 @@ function bareServer(fixture: AppsFixture): FastifyInstance {
 async function appsData(fixture: DbFixture, context: Context): Promise<CaseResult> {
   say(`  [fixture] ${fixture.label}: Rampart, CRM template, ${APPS_BENCH_CONTACTS} contacts, a signed-in sales manager ...`);
   const apps = await openAppsFixture(fixture);
-  const bare = bareServer(apps);
+  const bare = bareServer(apps, fixture);
   try {
     const secured = `${await listen(apps.rampart.server.app)}/api/v1/apps/crm/contact`;
     const base = `${await listen(bare)}/contact`;
@@ -117,9 +121,9 @@ async function appsData(fixture: DbFixture, context: Context): Promise<CaseResul
     const name = `apps-data ${fixture.label}`;
     const rows = [
       ...(await measureGroup(name, context.options, [
-        { url: `${base}/${apps.recordId}`, group: 'read', variant: 'bare Fastify: read contact by id', detail: 'same SELECT on the owner connection, no auth/policy/RLS', baseline: true },
+        { url: `${base}/${apps.recordId}`, group: 'read', variant: 'bare Fastify: read contact by id', detail: 'same SELECT on the owner role, no auth/policy/RLS', baseline: true },
         { url: `${secured}/${apps.recordId}`, headers: apps.resolved, group: 'read', variant: 'data API read, principal resolved', detail: 'as below without the session lookup: the data API\'s own cost', baseline: false },
-        { url: `${secured}/${apps.recordId}`, headers, group: 'read', variant: 'data API: GET /apps/crm/contact/:id', detail: 'session cookie, engine, withTenant + RLS, record decision, masking', baseline: false },
+        { url: `${secured}/${apps.recordId}`, headers, group: 'read', variant: 'data API: GET /apps/crm/contact/:id', detail: 'session cookie, engine, scope + SELECT as one unit under RLS, record decision, masking', baseline: false },
       ])),
       ...(await measureGroup(name, context.options, [
         { url: base, group: 'list', variant: 'bare Fastify: list 50 contacts', detail: 'same SELECT (newest first, 51 rows), no auth/policy/RLS', baseline: true },
@@ -132,19 +136,24 @@ async function appsData(fixture: DbFixture, context: Context): Promise<CaseResul
     const { db } = apps.rampart;
     const token = decodeURIComponent(apps.cookie.slice(apps.cookie.indexOf('=') + 1));
     const scope = { tenantId: apps.tenantId, actor: { type: 'system', id: 'bench' } as const };
-    const [owner, lookup, rls] = (await microGroup(
+    const byId = sql`select ${CONTACT_COLUMNS} from ${sql.table(apps.table)} where "id" = ${apps.recordId}`;
+    const byIdCompiled = byId.compile(db.app);
+    // The same compiled statement for each, so the rows differ only in how it is sent.
+    const [owner, lookup, rls, batched] = (await microGroup(
       [
-        () => sql`select ${CONTACT_COLUMNS} from ${sql.table(apps.table)} where "id" = ${apps.recordId}`.execute(db.owner),
+        () => db.owner.executeQuery(byIdCompiled),
         () => validateSession({ db }, token),
-        () => withTenant(db, scope, (trx) => sql`select ${CONTACT_COLUMNS} from ${sql.table(apps.table)} where "id" = ${apps.recordId}`.execute(trx), { readOnly: true }),
+        () => withTenant(db, scope, (trx) => trx.executeQuery(byIdCompiled), { readOnly: true }),
+        () => readAsTenant(db, scope, byIdCompiled),
       ],
       context.options.iterations,
       context.options.rounds,
-    )) as [MicroMeasure, MicroMeasure, MicroMeasure];
+    )) as [MicroMeasure, MicroMeasure, MicroMeasure, MicroMeasure];
     const calibration: MicroRow[] = [
-      { db: fixture.label, variant: 'owner select by id', detail: 'what the bare read runs', baseline: true, measure: owner },
+      { db: fixture.label, variant: 'owner select by id', detail: 'the bare read\'s SELECT on db.owner', baseline: true, measure: owner },
       { db: fixture.label, variant: 'session lookup (validateSession)', detail: 'tenant transaction: session, user, roles', baseline: false, measure: lookup },
-      { db: fixture.label, variant: 'withTenant + select by id', detail: 'the data API read\'s transaction, as rampart_app under RLS', baseline: false, measure: rls },
+      { db: fixture.label, variant: 'withTenant + select by id', detail: 'a read-only tenant transaction around the SELECT, as rampart_app under RLS', baseline: false, measure: rls },
+      { db: fixture.label, variant: 'readAsTenant + select by id', detail: 'what the data API read runs: scope and SELECT sent as one unit', baseline: false, measure: batched },
     ].map((row) => ({ ...row, ...(row.baseline ? {} : { ratio: row.measure.opsPerSec / owner.opsPerSec }) }));
     return { status: 'done', kind: 'http', rows: httpRatios(rows), calibration, facts: { database: fixture.version } };
   } finally {

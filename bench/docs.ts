@@ -164,13 +164,17 @@ function appsDataNotes(result: Done): string {
   const owner = us('owner select');
   const lookup = us('session lookup');
   const rls = us('withTenant');
+  const batched = us('readAsTenant');
   const fmtUs = (value: number | undefined) => (value === undefined ? '?' : `${value.toFixed(0)} µs`);
   return `The secured rows are the product path end to end: a real session cookie (invitation, password,
 TOTP), the pipeline (authenticate, the engine's decision on \`crm__contact\`, validation), the
 installed spec (concurrent misses share one load) and the tenant's policy set, both cached per
-node for 2 s, one \`withTenant\` transaction as \`rampart_app\` under RLS, the compiled constraint in
-SQL (\`true\` for a sales manager), the per-record decision for \`read_pii\` and the JSON shaping of
-each value. The bare route is plain Fastify running the same SELECT on the owner connection. The
+node for 2 s, the SELECT as \`rampart_app\` under RLS (a read sends the tenant scope and the SELECT
+as one unit, db's \`readAsTenant\`; a list runs one read-only \`withTenant\` transaction), the
+compiled constraint in SQL (\`true\` for a sales manager), the per-record decision for \`read_pii\` and the JSON shaping of
+each value. The bare route is plain Fastify running the same SELECT on the owner role (PostgreSQL:
+a pool as large as the app pool; until 2026-11-30 it ran on Rampart's owner pool of 3 connections,
+which held the baseline down, so older PostgreSQL ratios here flattered the secured path). The
 "principal resolved" rows skip only the session lookup (a bench-only header on the bench's own
 server maps to the same principal), so they show the data API's own cost.
 
@@ -179,16 +183,17 @@ server maps to the same principal), so they show the data API's own cost.
 ${line('read')}
 ${line('list')}
 
-One call at a time, no HTTP: the bare SELECT costs ${fmtUs(owner)} and the data API's transaction
-around the same SELECT ${fmtUs(rls)} (begin, role and tenant settings, select, commit: db's
-\`withTenant\`; embedded, the driver sends begin + settings + select in one call and the commit in a
-second). A session lookup from the database costs ${fmtUs(lookup)} (its own tenant transaction:
+One call at a time, no HTTP: the bare SELECT costs ${fmtUs(owner)}; the data API's read of the same
+record ${fmtUs(batched)} (db's \`readAsTenant\`: the role and tenant settings and the SELECT go out
+together, in the one implicit transaction of a single Sync, read only: one call embedded, one round
+trip on PostgreSQL); the same SELECT in a \`withTenant\` transaction ${fmtUs(rls)} (begin, settings,
+select, commit: two calls embedded, four round trips on PostgreSQL). A session lookup from the database costs ${fmtUs(lookup)} (its own tenant transaction:
 session by token hash, user, roles); signed-in requests pay it once per \`sessions.cacheMs\` (2 s)
 per node, because the node keeps sessions it validated (identity's session cache, forgotten on
 every session change), so the cookie rows and the "principal resolved" rows are now close. What
-separates the secured read from the bare one is the tenant transaction (two calls and the RLS
-predicate instead of one statement), Rampart's HTTP stack (security headers, request id, the
-pipeline) and the data API's own work (engine decisions, the per-record masking decision, value
+separates the secured read from the bare one is the tenant scope (one more statement in the same
+call, and the RLS predicate), Rampart's HTTP stack (security headers, request id, the pipeline) and
+the data API's own work (engine decisions, the per-record masking decision, value
 shaping): each is a fraction of a millisecond, and a single-record read has nothing else to hide
 them behind. A list of 50 spends most of its time in the SELECT and the rows that both routes
 produce, so the fixed cost weighs less.${caution([...rows.map((row) => row.measure), ...calibration.map((row) => row.measure)], result.facts.database?.startsWith('PostgreSQL'))}`;

@@ -19,7 +19,7 @@ function textValue(value: unknown): string | Buffer | null {
  * skips the rest), so no BEGIN or COMMIT is needed and an error cannot leave the pooled connection
  * inside an aborted transaction. A `pg` Submittable: the client hands it the connection when its
  * turn comes and routes the backend's answers to the handle* methods until ReadyForQuery (or the
- * first error, after which the client considers it done).
+ * first error, after which the client considers it done). (control: DE-2, via db/tenancy.ts readAsTenant)
  */
 export class PgBatch {
   readonly #queries: readonly CompiledQuery[];
