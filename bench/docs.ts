@@ -216,7 +216,8 @@ into /dev/null), the same route serves ${rps(logged)} req/s: ${pct(logCost)} of 
 
 **Interpretation.** Rampart's \`/healthz\` serves ${rps(rampart)} req/s, ${fmtRatio(rampart?.ratio)} a bare Fastify hello world
 (${rps(bare)} req/s). The handler is trivial in both; the difference is Rampart's per-request stack:
-@fastify/helmet's security headers, the \`onSend\` hook (x-request-id, permissions-policy,
+the security headers (computed once at start-up and copied onto each reply, ADR 0001; until
+2026-11-30 @fastify/helmet rebuilt them on every request), the \`onSend\` hook (x-request-id, permissions-policy,
 cache-control), request-id generation from the \`x-request-id\` header, the route pipeline
 (authenticate, then parse params/query/body) and the bigint-aware JSON serialiser. Server thread:
 ${saturation(bare?.measure.elu)} for bare (ELU ${bare?.measure.elu.toFixed(2) ?? '?'}), ${saturation(rampart?.measure.elu)} for Rampart (ELU ${rampart?.measure.elu.toFixed(2) ?? '?'}).

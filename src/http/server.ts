@@ -23,7 +23,21 @@ export type ServerOptions = {
 export type Server = { app: FastifyInstance; routeTable: RegisteredRoute[] };
 
 /** JSON with bigint as a decimal string (money is bigint; JSON.stringify throws on it). */
-export const stringifyJson = (payload: unknown): string => JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+const bigintAsText = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
+
+/**
+ * JSON with bigint (money in minor units) as decimal strings. Plain JSON.stringify first: a replacer
+ * function runs for every key, which costs most replies for the few that carry a bigint, and those
+ * make the plain call throw a TypeError at once.
+ */
+export const stringifyJson = (payload: unknown): string => {
+  try {
+    return JSON.stringify(payload);
+  } catch (error) {
+    if (error instanceof TypeError) return JSON.stringify(payload, bigintAsText);
+    throw error;
+  }
+};
 
 /** What a request looks like in the log: no query string (it may carry tokens), no headers. */
 const requestSerializer = (request: { id: string; method: string; url: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
