@@ -133,6 +133,9 @@ describe('data API (AZ-2, AZ-3, DA-1, DA-2)', () => {
     expect(asSales).toMatchObject({ first_name: 'Ada', email: 'ada@example.com' });
     const asAdmin = (await call('demo-admin', { method: 'GET', url: `/api/v1/apps/crm/company/${company.id}` })).json();
     expect(asAdmin.bank_account).toBe(MASK);
+    // A single-record read by the owner decrypts the sealed value (DA-2: with the tenant's data key).
+    const asOwner = (await call('demo-owner', { method: 'GET', url: `/api/v1/apps/crm/company/${company.id}` })).json();
+    expect(asOwner.bank_account).toBe('DE89370400440532013000');
     // A viewer cannot learn a masked value by filtering on it.
     const probe = await call('demo-viewer', { method: 'GET', url: '/api/v1/apps/crm/contact?first_name=Ada' });
     expect(probe.statusCode).toBe(400);
