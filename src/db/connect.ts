@@ -134,6 +134,9 @@ async function openPostgres(options: OpenDatabaseOptions & { url: string }): Pro
     });
     // An idle client losing its server must not crash the process; the next checkout reconnects.
     pool.on('error', (error) => options.log?.warn({ err: { message: error.message }, pool: role }, 'database connection lost'));
+    // Nor may a checked-out one (the pool listens only while a client is idle): its query fails,
+    // and the pool drops the client when it is released.
+    pool.on('connect', (client) => client.on('error', (error) => options.log?.warn({ err: { message: error.message }, pool: role }, 'database connection lost during a query')));
     return pool;
   };
   const ownerPool = makePool(ownerUrl, Math.max(2, Math.ceil((options.poolSize ?? 10) / 4)), 'owner');

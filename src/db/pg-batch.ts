@@ -1,16 +1,23 @@
+import { createRequire } from 'node:module';
 import type { CompiledQuery, QueryResult } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
+import { TRANSACTION_CONTROL } from './pglite-dialect.js';
 
-type Field = { name: string; dataTypeID: number; format?: string };
+type Field = { name: string; dataTypeID: number };
 type Parser = (value: string) => unknown;
 
-/** A bound parameter as PostgreSQL's text format wants it (the subset Kysely's compiled reads pass). */
-function textValue(value: unknown): string | Buffer | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
+/** pg's own parameter conversion (arrays as `{…}`, dates, buffers, `toPostgres`), as its Query uses it. */
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue: (value: unknown) => string | Buffer | null };
+
+
+const COUNTED = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY']);
+
+type BatchStatement = { text: string; values: Array<string | Buffer | null> };
+
+/** Checks the statements and converts their parameters, before a connection is taken: a value pg cannot send fails here. */
+function prepareStatements(queries: readonly CompiledQuery[]): BatchStatement[] {
+  if (queries.some((query) => TRANSACTION_CONTROL.test(query.sql))) throw new Error('a batch cannot contain transaction control statements');
+  return queries.map((query) => ({ text: query.sql, values: (query.parameters as unknown[]).map((value) => prepareValue(value)) }));
 }
 
 /**
@@ -19,11 +26,14 @@ function textValue(value: unknown): string | Buffer | null {
  * skips the rest), so no BEGIN or COMMIT is needed and an error cannot leave the pooled connection
  * inside an aborted transaction. A `pg` Submittable: the client hands it the connection when its
  * turn comes and routes the backend's answers to the handle* methods until ReadyForQuery (or the
- * first error, after which the client considers it done). (control: DE-2, via db/tenancy.ts readAsTenant)
+ * first error, after which the client considers it done). The batch runs only on a connection that
+ * is idle (not inside a transaction) and must leave it idle: otherwise the settings it made would
+ * outlive it. (control: DE-2, via db/tenancy.ts readAsTenant)
  */
 export class PgBatch {
-  readonly #queries: readonly CompiledQuery[];
+  readonly #statements: BatchStatement[];
   readonly #parserOf: (oid: number) => Parser;
+  readonly #status: () => string;
   readonly #results: QueryResult<unknown>[] = [];
   #fields: Array<{ name: string; parse: Parser }> = [];
   #rows: Record<string, unknown>[] = [];
@@ -32,23 +42,31 @@ export class PgBatch {
   #resolve!: (results: QueryResult<unknown>[]) => void;
   #reject!: (error: unknown) => void;
   readonly done: Promise<QueryResult<unknown>[]>;
+  /** Set by pg's client when a query_timeout applies; called once the batch is settled. */
+  callback: ((error: unknown, result?: unknown) => void) | undefined;
 
-  constructor(queries: readonly CompiledQuery[], parserOf: (oid: number) => Parser) {
-    this.#queries = queries;
-    this.#parserOf = parserOf;
+  constructor(statements: BatchStatement[], options: { parserOf: (oid: number) => Parser; transactionStatus: () => string }) {
+    this.#statements = statements;
+    this.#parserOf = options.parserOf;
+    this.#status = options.transactionStatus;
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+    // Settled on every path; the caller awaits it, and a rejection nobody is awaiting any more
+    // (the client failed after the caller gave up) must not take the process down.
+    this.done.catch(() => undefined);
   }
 
-  submit(connection: pg.Connection): void {
+  /** Returns an error instead of sending when the connection is inside a transaction (pg then calls handleError). */
+  submit(connection: pg.Connection): Error | undefined {
+    if (this.#status() !== 'I') return new Error('a batch needs an idle connection; this one is inside a transaction');
     const stream = connection.stream as pg.Connection['stream'] & { cork?: () => void; uncork?: () => void };
     stream.cork?.();
     try {
-      for (const query of this.#queries) {
-        connection.parse({ text: query.sql, name: '', types: [] }, true);
-        connection.bind({ portal: '', statement: '', values: (query.parameters as unknown[]).map(textValue) } as pg.BindConfig, true);
+      for (const statement of this.#statements) {
+        connection.parse({ text: statement.text, name: '', types: [] }, true);
+        connection.bind({ portal: '', statement: '', values: statement.values } as pg.BindConfig, true);
         connection.describe({ type: 'P', name: '' }, true);
         connection.execute({ portal: '' }, true);
       }
@@ -56,6 +74,7 @@ export class PgBatch {
     } finally {
       stream.uncork?.();
     }
+    return undefined;
   }
 
   handleRowDescription(message: { fields: Field[] }): void {
@@ -80,9 +99,11 @@ export class PgBatch {
     this.#rows.push(row);
   }
 
-  handleCommandComplete(message: { command?: string; rowCount?: number | null }): void {
-    const counted = message.command === 'INSERT' || message.command === 'UPDATE' || message.command === 'DELETE' || message.command === 'MERGE';
-    this.#results.push(counted ? { rows: this.#rows, numAffectedRows: BigInt(message.rowCount ?? 0) } : { rows: this.#rows });
+  /** The command tag ("SELECT 1", "INSERT 0 2", "UPDATE 3") carries the row count last. */
+  handleCommandComplete(message: { text: string }): void {
+    const words = message.text.split(' ');
+    const counted = COUNTED.has(words[0] ?? '');
+    this.#results.push(counted ? { rows: this.#rows, numAffectedRows: BigInt(words.at(-1) ?? '0') } : { rows: this.#rows });
     this.#rows = [];
     this.#fields = [];
   }
@@ -101,32 +122,48 @@ export class PgBatch {
 
   /** The client calls this once, for the first error; it then waits for ReadyForQuery on its own. */
   handleError(error: unknown): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#reject(error);
+    this.#settle(error);
   }
 
   handleReadyForQuery(): void {
+    // The client has just recorded the status ReadyForQuery reported: anything but idle means a
+    // statement left a transaction open, with the batch's settings in it.
+    if (!this.#failure && this.#status() !== 'I') this.#failure = new Error('the batch left the connection inside a transaction');
+    this.#settle(this.#failure);
+  }
+
+  #settle(error: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
-    if (this.#failure) this.#reject(this.#failure);
+    if (error) this.#reject(error);
     else this.#resolve(this.#results);
+    this.callback?.(error ?? null, this.#results);
   }
+}
+
+/**
+ * Whether a batch's error leaves the connection usable. A statement's error from the server does
+ * (the Sync it already holds rolls the transaction back); a lost or terminated backend (SQLSTATE
+ * classes 08 and 57P), a timeout on our side, a value no parser took, or a connection left inside
+ * a transaction does not: the pool must drop the client instead of handing it out.
+ */
+function leavesConnectionUsable(error: unknown): boolean {
+  if (!(error instanceof pg.DatabaseError)) return false;
+  const code = error.code ?? '';
+  return !code.startsWith('08') && !code.startsWith('57P');
 }
 
 /** Runs the statements as one batch on a client of the pool (see PgBatch). */
 export async function runPgBatch(pool: pg.Pool, queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+  const statements = prepareStatements(queries);
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    const batch = new PgBatch(queries, (oid) => client.getTypeParser(oid, 'text') as Parser);
+    const batch = new PgBatch(statements, { parserOf: (oid) => client.getTypeParser(oid, 'text') as Parser, transactionStatus: () => client.getTransactionStatus() ?? '' });
     client.query(batch as unknown as pg.Submittable);
     return await batch.done;
   } catch (error) {
-    // A statement's error (ERROR severity) leaves the connection usable. A FATAL one (the backend
-    // was terminated) or a socket error does not: the pool must drop the client, not hand it out.
-    const severity = (error as { severity?: unknown }).severity;
-    if (severity !== 'ERROR') broken = error instanceof Error ? error : new Error(String(error));
+    if (!leavesConnectionUsable(error)) broken = error instanceof Error ? error : new Error(String(error));
     throw error;
   } finally {
     client.release(broken);

@@ -141,6 +141,13 @@ describe('the embedded driver: one call per statement, prepared statements, defe
         expect(results).toHaveLength(2);
         expect(results[1]!.rows).toEqual([{ v: value, n: 0 }]);
       }
+      // Warm means reused: one prepared statement per distinct text, also when a batch repeats a text.
+      const twice = sql<{ n: number }>`select count(*)::int as n from k where id > ${0}`.compile(db);
+      await dialect.batch([twice, twice]);
+      const prepared = async (text: string) => (await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements where statement = ${text}`.execute(db)).rows[0]!.n;
+      expect(await prepared(twice.sql)).toBe(1);
+      expect(await prepared(read.sql)).toBe(1);
+      expect(await prepared(set('x').sql)).toBe(1);
       // Transaction-local: the setting ended with the batch.
       expect((await sql<{ v: string }>`select current_setting('rampart.test', true) as v`.execute(db)).rows[0]!.v).toBe('');
       // A failing statement rolls back the write before it, and the session stays usable.
@@ -149,8 +156,16 @@ describe('the embedded driver: one call per statement, prepared statements, defe
       const [inserted] = await dialect.batch([sql`insert into k values (${2}, ${'kept'})`.compile(db)]);
       expect(inserted!.numAffectedRows).toBe(1n);
       expect((await sql`select * from k`.execute(db)).rows).toEqual([{ id: 2, v: 'kept' }]);
-      // Only DML: a schema change must go through the path that closes prepared statements.
+      // Only DML: a schema change must go through the path that closes prepared statements; and no
+      // transaction control, which would keep the batch's settings for whatever runs next.
       await expect(dialect.batch([sql`create table x (id int)`.compile(db)])).rejects.toThrow(/DML statements only/);
+      await expect(dialect.batch([set('kept'), sql`begin`.compile(db)])).rejects.toThrow(/without transaction control/);
+      expect((await sql<{ v: string }>`select current_setting('rampart.test', true) as v`.execute(db)).rows[0]!.v).toBe('');
+      // A value that cannot be serialized fails before anything is sent; the session stays usable.
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await expect(dialect.batch([sql`select ${circular}::jsonb`.compile(db)])).rejects.toThrow(/circular/);
+      expect((await dialect.batch([read]))[0]!.rows).toEqual([{ v: '', n: 1 }]);
     } finally {
       await close();
     }

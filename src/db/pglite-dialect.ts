@@ -134,6 +134,12 @@ class Statements {
   }
 }
 
+/**
+ * Statements that open or end transactions: a batch (here and in pg-batch.ts) may not contain
+ * them, or the batch's settings could outlive it in a transaction it left open.
+ */
+export const TRANSACTION_CONTROL = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
+
 const DML = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:select|insert|update|delete|with|values|begin|start|commit|rollback|savepoint|release)\b/i;
 
 /**
@@ -219,10 +225,15 @@ class PGliteConnection implements DatabaseConnection {
    * prepared like the driver's other statements (one extra call the first time one is seen).
    */
   async batch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
-    if (this.inTransaction || this.#queued.length) throw new Error('a batch cannot run inside a transaction');
+    if (queries.some((query) => !DML.test(query.sql) || TRANSACTION_CONTROL.test(query.sql) || query.sql.startsWith(SCRIPT_MARKER))) {
+      throw new Error('a batch runs DML statements only, without transaction control');
+    }
+    // The implicit transaction is the batch's only if the session is idle; a transaction left
+    // open would keep the batch's settings (role, tenant) for whatever runs next.
+    if (this.inTransaction || this.#queued.length || this.#pg.isInTransaction()) throw new Error('a batch cannot run inside a transaction');
     this.#statements.reserve(queries.length);
-    const unseen = queries.filter((query) => !this.#statements.get(query.sql));
-    if (unseen.some((query) => !DML.test(query.sql) || query.sql.startsWith(SCRIPT_MARKER))) throw new Error('a batch runs DML statements only');
+    // Each distinct statement text is prepared once, even when it appears twice in the batch.
+    const unseen = [...new Map(queries.filter((query) => !this.#statements.get(query.sql)).map((query) => [query.sql, query])).values()];
     if (unseen.length) {
       const names = unseen.map(() => this.#statements.name());
       const messages = [...this.#statements.takeStale()];
@@ -236,14 +247,19 @@ class PGliteConnection implements DatabaseConnection {
       const descriptions = described.filter((message) => message.name === 'parameterDescription') as unknown as Array<{ dataTypeIDs: number[] }>;
       unseen.forEach((query, index) => this.#statements.add(query.sql, names[index]!, descriptions[index]?.dataTypeIDs ?? []));
     }
-    const messages = [...this.#statements.takeStale()];
-    for (const query of queries) {
+    // Parameters first: a value that cannot be serialized throws before pending Closes are taken.
+    const bound = queries.map((query) => {
       const prepared = this.#statements.get(query.sql)!;
-      const bound = (query.parameters as unknown[]).map((value, index) => this.#serialize(value, prepared.types[index] ?? 0));
-      messages.push(serialize.bind({ statement: prepared.name, values: bound }), serialize.describe({ type: 'P' }), serialize.execute({}));
-    }
+      return { name: prepared.name, values: (query.parameters as unknown[]).map((value, index) => this.#serialize(value, prepared.types[index] ?? 0)) };
+    });
+    const messages = [...this.#statements.takeStale()];
+    for (const { name, values } of bound) messages.push(serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}));
     messages.push(serialize.sync());
     const { messages: replies } = await this.#call(messages);
+    if (this.#pg.isInTransaction()) {
+      await this.#call([serialize.query('rollback')]).catch(() => undefined);
+      throw new Error('the batch left the session inside a transaction');
+    }
     return parse.parseResults(replies, this.#pg.parsers, { rowMode: 'object' }).map((result) =>
       result.affectedRows === undefined ? { rows: result.rows } : { rows: result.rows, numAffectedRows: BigInt(result.affectedRows) },
     );

@@ -56,6 +56,7 @@ export async function withTenant<T>(db: Database, scope: TenantScope, fn: (trx: 
  */
 export async function readAsTenant<R>(db: Database, scope: TenantScope, query: CompiledQuery): Promise<R[]> {
   assertTenantId(scope);
+  if (!READ_STATEMENT.test(query.sql)) throw new Error('readAsTenant runs one read statement (select, with, values, table)');
   // The settings statement's text is the same for every call on this database: compiled once.
   let text = readScopeText.get(db);
   if (text === undefined) {
@@ -67,6 +68,8 @@ export async function readAsTenant<R>(db: Database, scope: TenantScope, query: C
 }
 
 const readScopeText = new WeakMap<Database, string>();
+/** A data-modifying CTE passes this check and is then refused by the read-only transaction. */
+const READ_STATEMENT = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:select|with|values|table)\b/i;
 
 function assertTenantId(scope: TenantScope): void {
   if (!isUuid(scope.tenantId)) throw new RampartError('bad_request', { detail: 'tenant id must be a UUID' });

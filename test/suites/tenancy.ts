@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKekRing, createLogger, generateKeyMaterial, kekId, RampartError } from '../../src/core/index.js';
 import { createJobQueue, createTenant, envelopeFor, execScript, findRlsViolations, readAsTenant, withTenant, type Database, type Tenant } from '../../src/db/index.js';
@@ -138,11 +138,13 @@ export function tenancySuite(harness: DbHarness): void {
     });
 
     it('DE-2 readAsTenant: the scope ends with the statement, after success and after an error (pooled connections)', async () => {
-      const check = () => db.appBatch([sql`select rampart_current_tenant()::text as t, current_setting('transaction_read_only') as ro`.compile(db.app)]);
-      await readAsTenant(db, asUser(a), sql`select 1`.compile(db.app));
-      expect((await check())[0]!.rows).toEqual([{ t: null, ro: 'off' }]);
+      // The check runs on the same backend as the call before it (the one session embedded; the
+      // pool hands back the client released last on PostgreSQL): the pids prove it.
+      const check = async () => (await db.appBatch([sql`select rampart_current_tenant()::text as t, current_setting('transaction_read_only') as ro, pg_backend_pid() as pid`.compile(db.app)]))[0]!.rows[0] as { t: string | null; ro: string; pid: number };
+      const [read] = await readAsTenant<{ pid: number }>(db, asUser(a), sql`select pg_backend_pid() as pid`.compile(db.app));
+      expect(await check()).toEqual({ t: null, ro: 'off', pid: read!.pid });
       await expect(readAsTenant(db, asUser(a), sql`select 1 / count(*)::int from jobs where false`.compile(db.app))).rejects.toThrow(/division by zero/);
-      expect((await check())[0]!.rows).toEqual([{ t: null, ro: 'off' }]);
+      expect(await check()).toEqual({ t: null, ro: 'off', pid: read!.pid });
       // The session (embedded) or the pooled connection is usable at once, for both paths.
       expect(await readAsTenant<{ tenant_id: string }>(db, asUser(b), sql`select distinct tenant_id from jobs`.compile(db.app))).toEqual([{ tenant_id: b.id }]);
       expect(await withTenant(db, asUser(b), (trx) => trx.selectFrom('tenants').select('id').execute())).toEqual([{ id: b.id }]);
@@ -173,6 +175,31 @@ export function tenancySuite(harness: DbHarness): void {
         for (const rows of reads) expect(rows).toEqual([{ n: 2n }]);
       });
     }
+
+    it('DE-2 a batch cannot open or end a transaction (its scope would outlive it); readAsTenant takes only a read', async () => {
+      await expect(readAsTenant(db, asUser(a), CompiledQuery.raw('begin'))).rejects.toThrow(/one read statement/);
+      await expect(readAsTenant(db, asUser(a), CompiledQuery.raw('/* x */ insert into jobs default values'))).rejects.toThrow(/one read statement/);
+      for (const control of ['begin', 'start transaction', 'commit', 'rollback', 'savepoint s', 'end']) {
+        await expect(db.appBatch([sql`select set_config('rampart.tenant_id', ${a.id}, true)`.compile(db.app), CompiledQuery.raw(control)])).rejects.toThrow(/transaction control/);
+      }
+      const [after] = await db.appBatch([sql`select rampart_current_tenant()::text as t`.compile(db.app)]);
+      expect(after!.rows).toEqual([{ t: null }]);
+    });
+
+    it('readAsTenant binds array parameters the same way on both drivers', async () => {
+      const rows = await readAsTenant<{ tenant_id: string }>(db, asUser(a), sql`select tenant_id from jobs where tenant_id = any(${[a.id, b.id]}::uuid[])`.compile(db.app));
+      expect(rows).toEqual([{ tenant_id: a.id }, { tenant_id: a.id }]);
+    });
+
+    it('a batch reports affected rows on both drivers', async () => {
+      const keys = await db.owner.selectFrom('tenant_data_keys').select('id').where('tenant_id', '=', a.id).execute();
+      expect(keys.length).toBeGreaterThan(0);
+      const results = await db.appBatch([
+        sql`select set_config('role', 'rampart_app', true), set_config('rampart.tenant_id', ${a.id}, true)`.compile(db.app),
+        sql`update tenant_data_keys set status = status`.compile(db.app),
+      ]);
+      expect(results[1]!.numAffectedRows).toBe(BigInt(keys.length));
+    });
 
     it('readAsTenant: a tenant id that is not a UUID is a 400, never reaches SQL', async () => {
       const error = await readAsTenant(db, { tenantId: "x' or 1=1 --", actor: { type: 'anonymous' } }, sql`select 1`.compile(db.app)).catch((e: unknown) => e);
