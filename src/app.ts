@@ -271,7 +271,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
-      authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock, cache: sessionCache })),
+      authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: identityClock, proofClock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock, cache: sessionCache })),
       authorize: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz)), { db, audit }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
       routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],

@@ -16,7 +16,7 @@ const chromiumPath = inject('chromiumPath');
 const PASSWORD = 'violet-harbour-lantern-88';
 const SHOTS = 'test-results/dashboard';
 
-type Tab = { context: BrowserContext; page: Page; cspViolations: string[]; errors: string[] };
+type Tab = { context: BrowserContext; page: Page; cspViolations: string[]; errors: string[]; authenticator: Awaited<ReturnType<typeof addPasskeyAuthenticator>> };
 
 /**
  * The admin dashboard (issue 7) end to end in Debian's Chromium, against a whole Rampart on a
@@ -33,6 +33,7 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
   const tabs: Tab[] = [];
   let admin: Tab;
   const totp: Record<string, { secret: string; step: number }> = {};
+  const identityShift = { ms: 0 };
 
   /** An account with a password and TOTP, enrolled through the API (a high-privilege role still needs a passkey). */
   async function account(tenant: Tenant, email: string, role: string, name: string) {
@@ -56,7 +57,7 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
   async function openTab(): Promise<Tab> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
-    const tab: Tab = { context, page, cspViolations: [], errors: [] };
+    const tab: Tab = { context, page, cspViolations: [], errors: [], authenticator: await addPasskeyAuthenticator(page) };
     await page.exposeBinding('__reportCsp', (_source, line: string) => void tab.cspViolations.push(line));
     await context.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (event) => {
@@ -69,7 +70,6 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
       if (message.type() === 'error') consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), message.text()].slice(-20));
     });
     page.on('requestfailed', (request) => consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), `request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText ?? ''}`].slice(-20)));
-    await addPasskeyAuthenticator(page);
     tabs.push(tab);
     return tab;
   }
@@ -105,7 +105,8 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
     await mkdir(SHOTS, { recursive: true });
     const port = await freePort('127.0.0.1');
     origin = `http://localhost:${port}`;
-    rampart = await testRampart({ configOverrides: { http: { publicUrl: origin } } });
+    // Identity time runs ahead of the wall clock while identityShift.ms says so (the step-up test).
+    rampart = await testRampart({ clock: { now: () => new Date(Date.now() + identityShift.ms) }, configOverrides: { http: { publicUrl: origin } } });
     acme = await rampart.createTenant({ slug: 'acme', name: 'Acme Inc.' });
     globex = await rampart.createTenant({ slug: 'globex', name: 'Globex Corporation' });
     for (const tenant of [acme, globex]) await rampart.apps.installTemplate({ tenantId: tenant.id, actor: { type: 'system', id: 'test' }, name: 'crm' });
@@ -299,6 +300,56 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
     await expect.poll(() => row.textContent()).toContain('Viewers prepare the quarterly pipeline export for the board');
     expect(await page.locator('[data-testid=drift-diff] li').count()).toBe(1);
     await shot(page, '12-drift');
+    tokenForbidden(admin);
+    expect(admin.errors).toEqual([]);
+  });
+
+  it('ID-7 a stale passkey sign-in: a permission change asks for the passkey, signs in again at the provider and is sent once on return', async () => {
+    const { page } = admin;
+    const grants = async () => (await rampart.authz.data(globex.id)).grants.filter((g) => g.role === 'viewer' && g.resource === 'crm__company').map((g) => g.action).sort();
+    const changes = () => rampart.db.owner.selectFrom('audit_events').select('id').where('tenant_id', '=', globex.id).where('action', '=', 'authz.matrix.updated').where('target_id', '=', 'viewer/crm__company').execute();
+    await page.goto(`${origin}/dashboard/access`);
+    await heading(page, 'Permissions');
+    await page.selectOption('[data-testid=matrix-resource]', 'crm__company');
+    await visible(page, '[data-cell="viewer:export"]');
+    expect(await grants()).toEqual(['list', 'read']);
+    // On the server's identity clock the admin's passkey sign-in is now six minutes old; a
+    // permission change allows five (ROLE_GRANT_STEP_UP).
+    identityShift.ms = 6 * 60_000;
+    await page.check('[data-cell="viewer:export"]');
+    await page.click('[data-testid=matrix-review]');
+    await visible(page, '#matrix-save');
+    await page.fill('dialog textarea[name=justification]', 'Viewers export the company list for the yearly audit');
+    await page.click('[data-testid=matrix-save]');
+    await visible(page, '[data-testid=step-up-confirm]');
+    await shot(page, '12b-step-up');
+    expect(await grants()).toEqual(['list', 'read']);
+    expect(await changes()).toHaveLength(0);
+
+    // A fresh passkey sign-in at the provider, then back to the page, where the change is sent once.
+    // This browser holds two passkeys for the origin (Ada's at Acme and at Globex): a person picks
+    // Globex's in the browser's chooser, the virtual authenticator would take the first; so it
+    // holds only Globex's for the ceremony.
+    identityShift.ms = 0;
+    const { cdp, authenticatorId } = admin.authenticator;
+    const globexCredentials = new Set((await rampart.db.owner.selectFrom('webauthn_credentials').select('credential_id').where('tenant_id', '=', globex.id).execute()).map((row) => row.credential_id));
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    const others = credentials.filter((credential) => !globexCredentials.has(Buffer.from(credential.credentialId, 'base64').toString('base64url')));
+    expect(others).toHaveLength(credentials.length - 1);
+    for (const credential of others) await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: credential.credentialId });
+    await page.click('[data-testid=step-up-confirm]');
+    await page.waitForURL(/\/login\/globex\?return_to=%2Foidc%2Finteraction%2F/);
+    await visible(page, '#passkey-sign-in');
+    await page.click('#passkey-sign-in');
+    await page.waitForURL(`${origin}/dashboard/access`);
+    await visible(page, '[data-testid=replay-result]');
+    expect(await page.textContent('[data-testid=replay-result]')).toContain('Done.');
+    await shot(page, '12c-step-up-replayed');
+    for (const credential of others) await cdp.send('WebAuthn.addCredential', { authenticatorId, credential });
+    expect(await grants()).toEqual(['export', 'list', 'read']);
+    expect(await changes()).toHaveLength(1);
+    // Nothing is left waiting in the tab: a reload sends nothing again.
+    expect(await page.evaluate(() => Object.keys(sessionStorage).filter((key) => /pending/i.test(key) && sessionStorage.getItem(key)))).toEqual([]);
     tokenForbidden(admin);
     expect(admin.errors).toEqual([]);
   });

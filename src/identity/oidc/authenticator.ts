@@ -19,10 +19,13 @@ import { scopeAllows } from './scopes.js';
  * - only a DPoP-bound token carries `authTime`/`amr`, so step-up guards (ID-7) accept tokens only
  *   when they are sender-constrained.
  */
-export function tokenAuthenticator({ provider, db, clock, apiResource, issuer, replay, issuerIsConfigured = true }: {
+export function tokenAuthenticator({ provider, db, clock, proofClock = clock, apiResource, issuer, replay, issuerIsConfigured = true }: {
   provider: () => Provider;
   db: Database;
+  /** Identity time: when the request was authenticated (`validatedAt`, what step-up freshness is measured against). */
   clock: Clock;
+  /** Wall-clock time for a DPoP proof's `iat`, which the client's own clock wrote. Defaults to `clock`. */
+  proofClock?: Clock;
   apiResource: string;
   issuer: string;
   replay: OnceStore;
@@ -48,7 +51,7 @@ export function tokenAuthenticator({ provider, db, clock, apiResource, issuer, r
       if (scheme !== 'dpop') return null;
       const proof = request.headers.dpop;
       const origin = issuerIsConfigured ? configuredOrigin : `${request.protocol}://${request.host}`;
-      const ok = await verifyDpopProof({ proof: typeof proof === 'string' ? proof : undefined, method: request.method, url: `${origin}${request.url}`, accessToken: value, boundJkt: jkt }, replay, Math.floor(clock.now().getTime() / 1000));
+      const ok = await verifyDpopProof({ proof: typeof proof === 'string' ? proof : undefined, method: request.method, url: `${origin}${request.url}`, accessToken: value, boundJkt: jkt }, replay, Math.floor(proofClock.now().getTime() / 1000));
       if (!ok) return null;
     } else if (scheme !== 'bearer') {
       return null;
