@@ -29,6 +29,7 @@ import {
   tlsConfigProblems,
   mailTransportOf,
   billingPspOf,
+  planApprovalRequired,
   type Clock,
   type KekRing,
   type KeyCache,
@@ -173,7 +174,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const audit = { ...createAuditLog(), signer, sinks: auditSinks, alertSinks };
     const authz = createAuthz({ db, audit, tenantResources: installedResources });
     // DE-4: production applies app plans only after a second admin approved them.
-    const apps = createApps({ db, audit, authz, clock: systemClock, requireApproval: isProduction, log });
+    const apps = createApps({ db, audit, authz, clock: systemClock, requireApproval: planApprovalRequired(config), log });
     jobs.register('authz.drift', async () => {
       const reports = await runDriftForAllTenants({ db, audit, log });
       const drifted = reports.filter((r) => r.drifted).length;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createApps, installedResources, lintSpec, parseSpecText, type Finding, type PlanView } from '../apps/index.js';
 import { createAuditLog } from '../audit/index.js';
 import { createAuthz } from '../authz/index.js';
-import { isUuid, systemClock, type RampartConfig } from '../core/index.js';
+import { isUuid, planApprovalRequired, systemClock, type RampartConfig } from '../core/index.js';
 import { findTenantBySlug, migrationStatus, migrations, type Actor, type Database } from '../db/index.js';
 
 /**
@@ -57,7 +57,7 @@ async function withApps<T>(ctx: AppCliContext, tenantSlug: string, fn: (apps: Re
     if (!tenant) throw ctx.usage(`no tenant with slug "${tenantSlug}"`);
     const audit = createAuditLog();
     const authz = createAuthz({ db, audit, tenantResources: installedResources });
-    return await fn(createApps({ db, audit, authz, clock: systemClock, requireApproval: config.env === 'production' }), tenant.id);
+    return await fn(createApps({ db, audit, authz, clock: systemClock, requireApproval: planApprovalRequired(config) }), tenant.id);
   } finally {
     await db.close();
   }

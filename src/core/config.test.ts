@@ -8,6 +8,7 @@ import {
   ENV_KEYS,
   loadConfig,
   mailTransportOf,
+  planApprovalRequired,
   productionProblems,
   redactConfig,
   redactUrl,
@@ -475,6 +476,16 @@ describe('productionProblems (DE-1, DA-3)', () => {
     expect(keys(productionProblems(production({ mail: { transport: 'outbox' } }), {}))).toEqual(['mail.transport']);
     expect(() => load({ env: { RAMPART_SMTP_URL: 'smtp://u:hunter2@relay.example.com' } })).toThrow(ConfigError);
     expect(() => load({ env: { RAMPART_MAIL_TRANSPORT: 'smtp' } })).toThrow(/smtpUrl/);
+  });
+
+  it('DE-4 plan approval: always in production (an explicit false is refused), on demand elsewhere', () => {
+    expect(planApprovalRequired(production())).toBe(true);
+    expect(planApprovalRequired(load({ env: {} }))).toBe(false);
+    expect(planApprovalRequired(load({ env: { RAMPART_APPS_REQUIRE_APPROVAL: 'true' } }))).toBe(true);
+    const off = production({ apps: { requireApproval: false } });
+    expect(keys(productionProblems(off, {}))).toEqual(['apps.requireApproval']);
+    // Even if such a config reached a command that does not run these checks, production still requires it.
+    expect(planApprovalRequired(off)).toBe(true);
   });
 
   it('DE-1 ignores an empty RAMPART_SECRET_* variable', () => {

@@ -112,6 +112,16 @@ export const configSchema = z.strictObject({
       driftIntervalSeconds: z.coerce.number().int().min(60).max(86_400 * 30).default(86_400),
     })
     .prefault({}),
+  apps: z
+    .strictObject({
+      /**
+       * DE-4: an app-spec plan waits for a second admin's approval before it applies. Always in
+       * production (an explicit false there is a start-up error); elsewhere off unless turned on
+       * here, e.g. for a staging deployment (see `planApprovalRequired`).
+       */
+      requireApproval: boolFromEnv.optional(),
+    })
+    .prefault({}),
   sessions: z
     .strictObject({
       /**
@@ -219,6 +229,7 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_MAIL_FROM: 'mail.from',
   RAMPART_OIDC_KEY_ROTATION_DAYS: 'oidc.keyRotationDays',
   RAMPART_SESSION_CACHE_MS: 'sessions.cacheMs',
+  RAMPART_APPS_REQUIRE_APPROVAL: 'apps.requireApproval',
 };
 /** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
 const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];
@@ -394,8 +405,14 @@ export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv
   }
   if (config.demo.seed) problems.push({ key: 'RAMPART_DEMO', source: 'env', message: 'the demo tenant must not be seeded in production' });
   if (billingPspOf(config) === 'sandbox') problems.push({ key: 'billing.psp', source: 'config', message: 'the sandbox PSP takes test cards only; set billing.psp to "stripe" (RAMPART_BILLING_PSP) with the stripe_secret_key secret' });
+  if (config.apps.requireApproval === false) problems.push({ key: 'apps.requireApproval', source: 'config', message: 'production applies app-spec plans only after a second admin approves them (DE-4); remove the setting' });
   if (mailTransportOf(config) === 'outbox') problems.push({ key: 'mail.transport', source: 'config', message: 'the outbox keeps mail in memory and shows it on an open page; configure mail.smtpUrl (RAMPART_SMTP_URL)' });
   return problems;
+}
+
+/** DE-4: whether app-spec plans wait for a second admin: always in production, elsewhere when turned on. */
+export function planApprovalRequired(config: RampartConfig): boolean {
+  return config.env === 'production' || config.apps.requireApproval === true;
 }
 
 /** The payment provider in effect: explicit, else the sandbox outside production and none in production. */

@@ -1,17 +1,16 @@
 /// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Rampart } from '../../src/app.js';
 import type { Tenant } from '../../src/db/index.js';
-import { createInvitation, totpCodeAt, totpStep } from '../../src/identity/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { addPasskeyAuthenticator, launchChromium } from './chromium.js';
+import { dashboardAdminTab, enrolledAdmin, type AdminTab } from './admin-tab.js';
+import { launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
-const PASSWORD = 'violet-harbour-lantern-88';
 const SHOTS = 'test-results/dashboard';
 
 /**
@@ -25,10 +24,8 @@ describe.skipIf(!chromiumPath)('dashboard spec editor in a real browser', () => 
   let acme: Tenant;
   let origin: string;
   let browser: Browser;
-  let context: BrowserContext;
+  let tab: AdminTab;
   let page: Page;
-  const cspViolations: string[] = [];
-  const pageErrors: string[] = [];
 
   const visible = (selector: string) => page.locator(selector).first().waitFor({ state: 'visible', timeout: 20_000 });
   const heading = (text: string | RegExp) => page.getByRole('heading', { level: 1, name: text }).waitFor({ timeout: 20_000 });
@@ -41,56 +38,15 @@ describe.skipIf(!chromiumPath)('dashboard spec editor in a real browser', () => 
     rampart = await testRampart({ configOverrides: { http: { publicUrl: origin } } });
     acme = await rampart.createTenant({ slug: 'acme', name: 'Acme Inc.' });
     await rampart.apps.installTemplate({ tenantId: acme.id, actor: { type: 'system', id: 'test' }, name: 'crm' });
-    // Ada (admin): password + TOTP through the API; her passkey is registered on the hosted login below.
-    const api = rampart.server.app;
-    const { token } = await createInvitation(rampart.identity.accounts, { tenantId: acme.id, actor: { type: 'system', id: 'test' }, email: 'ada@acme.test', role: 'admin', justification: 'onboarding a new colleague' });
-    expect((await api.inject({ method: 'POST', url: '/api/v1/identity/acme/invitations/accept', payload: { token, password: PASSWORD, displayName: 'Ada Admin' } })).statusCode).toBe(201);
-    const signIn = await api.inject({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'ada@acme.test', password: PASSWORD } });
-    const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    const secret: string = (await api.inject({ method: 'POST', url: '/api/v1/identity/totp/enroll', headers: { cookie } })).json().secret;
-    const step = totpStep(new Date());
-    expect((await api.inject({ method: 'POST', url: '/api/v1/identity/totp/confirm', headers: { cookie }, payload: { code: totpCodeAt({ secret, step }) } })).statusCode).toBe(200);
+    // Ada (admin): password + TOTP through the API; her passkey is registered on the hosted login.
+    const totp = await enrolledAdmin(rampart, acme, 'ada@acme.test', 'Ada Admin');
     await rampart.server.app.listen({ host: '127.0.0.1', port });
     browser = await launchChromium(chromiumPath!);
-
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    await page.exposeBinding('__reportCsp', (_source, line: string) => void cspViolations.push(line));
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (event) => {
-        (window as unknown as { __reportCsp(line: string): void }).__reportCsp(`${event.violatedDirective} ${event.blockedURI}`);
-      });
-    });
-    page.on('pageerror', (error) => void pageErrors.push(error.message));
-    await addPasskeyAuthenticator(page);
-
-    // Hosted login: password, TOTP, passkey registration (an admin must hold one, ID-5); then the dashboard.
-    await page.goto(`${origin}/login/acme?return_to=%2Faccount%2Facme`);
-    await visible('#step-password');
-    await page.fill('#email', 'ada@acme.test');
-    await page.fill('#password', PASSWORD);
-    await page.click('#form-password button[type=submit]');
-    await visible('#step-totp');
-    await page.fill('#totp-code', totpCodeAt({ secret, step: Math.max(step + 1, totpStep(new Date())) }));
-    await page.click('#form-totp button[type=submit]');
-    await visible('#step-passkey-register');
-    await page.click('#passkey-register');
-    await page.waitForURL(`${origin}/account/acme`);
-    // Leave the account page first: its script loads the session list and, answered 401 once the
-    // cookies are gone, sends the tab to the login page, which would race the next navigation.
-    await page.goto('about:blank');
-    await context.clearCookies();
-    await page.goto(`${origin}/dashboard/`);
-    await visible('#start-form');
-    await page.fill('#start-form input[name=tenant]', 'acme');
-    await page.click('#start-form button[type=submit]');
-    await visible('#passkey-sign-in');
-    await page.click('#passkey-sign-in');
-    await page.waitForURL(`${origin}/dashboard/`);
-    await heading('Acme Inc.');
+    tab = await dashboardAdminTab({ browser, origin, tenant: acme, email: 'ada@acme.test', totp });
+    page = tab.page;
   });
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
+    await tab?.context.close().catch(() => undefined);
     await browser?.close();
     await rampart?.close();
   });
@@ -171,7 +127,7 @@ describe.skipIf(!chromiumPath)('dashboard spec editor in a real browser', () => 
     await visible('[data-testid=plan-steps]');
     await visible('[data-testid=apply-plan]');
     expect((await rampart.apps.installedApp(acme.id, 'crm'))?.version).toBe(2);
-    expect(cspViolations).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(tab.cspViolations).toEqual([]);
+    expect(tab.pageErrors).toEqual([]);
   });
 });

@@ -240,7 +240,7 @@ function Editor({ spec, installedVersion, canPlan, applied, setApplied }: Editor
           >
             <h2 className="text-base font-semibold">{applyLabel}</h2>
             <p className="text-sm text-slate-600 dark:text-slate-400">
-              {requireApproval ? 'Production: the plan waits for a second admin to approve it, then it can be applied.' : 'Development: the plan is applied as soon as it is created.'}
+              {requireApproval ? 'Approvals are required here: the plan waits for a second admin to approve it, then it can be applied.' : 'Development: the plan is applied as soon as it is created.'}
             </p>
             <p className="text-sm">
               Justification: <em>{justification}</em>
@@ -579,7 +579,7 @@ function PlansCard({ plans, me, requireApproval, onDone }: { plans: AppPlan[]; m
         ))}
       </ul>
       {open.length ? (
-        <div className="mt-3">
+        <div className="mt-3" data-testid="plans-justification">
           <JustificationField value={justification} onChange={setJustification} error={problem?.fieldMessage('/justification')} />
         </div>
       ) : null}
