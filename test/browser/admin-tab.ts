@@ -8,10 +8,10 @@ import { addPasskeyAuthenticator } from './chromium.js';
 
 export const PASSWORD = 'violet-harbour-lantern-88';
 
-/** An invited admin with a password and a confirmed TOTP, through the API; returns the TOTP secret and the step used. */
-export async function enrolledAdmin(rampart: Rampart, tenant: Tenant, email: string, name: string): Promise<{ secret: string; step: number }> {
+/** An invited member (admin unless said) with a password and a confirmed TOTP, through the API; returns the TOTP secret and the step used. */
+export async function enrolledMember(rampart: Rampart, tenant: Tenant, email: string, name: string, role = 'admin'): Promise<{ secret: string; step: number }> {
   const api = rampart.server.app;
-  const { token } = await createInvitation(rampart.identity.accounts, { tenantId: tenant.id, actor: { type: 'system', id: 'test' }, email, role: 'admin', justification: 'onboarding a new colleague' });
+  const { token } = await createInvitation(rampart.identity.accounts, { tenantId: tenant.id, actor: { type: 'system', id: 'test' }, email, role, justification: 'onboarding a new colleague' });
   expect((await api.inject({ method: 'POST', url: `/api/v1/identity/${tenant.slug}/invitations/accept`, payload: { token, password: PASSWORD, displayName: name } })).statusCode).toBe(201);
   const signIn = await api.inject({ method: 'POST', url: `/api/v1/identity/${tenant.slug}/sign-in`, payload: { email, password: PASSWORD } });
   const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;

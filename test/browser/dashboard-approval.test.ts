@@ -8,7 +8,7 @@ import { TEMPLATES } from '../../src/apps/index.js';
 import type { Tenant } from '../../src/db/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { dashboardAdminTab, enrolledAdmin, type AdminTab } from './admin-tab.js';
+import { dashboardAdminTab, enrolledMember, type AdminTab } from './admin-tab.js';
 import { launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
@@ -41,8 +41,8 @@ describe.skipIf(!chromiumPath)('dashboard plan approval by a second admin in a r
     await expect(rampart.apps.apply({ tenantId: acme.id, actor: { type: 'system', id: 'setup-author' }, planId: plan.id, justification })).rejects.toThrow(/approval of a second admin/);
     await rampart.apps.approve({ tenantId: acme.id, actor: { type: 'system', id: 'setup-reviewer' }, planId: plan.id, justification });
     await rampart.apps.apply({ tenantId: acme.id, actor: { type: 'system', id: 'setup-author' }, planId: plan.id, justification });
-    const adaTotp = await enrolledAdmin(rampart, acme, 'ada@acme.test', 'Ada Admin');
-    const beaTotp = await enrolledAdmin(rampart, acme, 'bea@acme.test', 'Bea Admin');
+    const adaTotp = await enrolledMember(rampart, acme, 'ada@acme.test', 'Ada Admin');
+    const beaTotp = await enrolledMember(rampart, acme, 'bea@acme.test', 'Bea Admin');
     await rampart.server.app.listen({ host: '127.0.0.1', port });
     browser = await launchChromium(chromiumPath!);
     ada = await dashboardAdminTab({ browser, origin, tenant: acme, email: 'ada@acme.test', totp: adaTotp });

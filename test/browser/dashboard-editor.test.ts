@@ -7,7 +7,7 @@ import type { Rampart } from '../../src/app.js';
 import type { Tenant } from '../../src/db/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
-import { dashboardAdminTab, enrolledAdmin, type AdminTab } from './admin-tab.js';
+import { dashboardAdminTab, enrolledMember, type AdminTab } from './admin-tab.js';
 import { launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
@@ -39,7 +39,7 @@ describe.skipIf(!chromiumPath)('dashboard spec editor in a real browser', () => 
     acme = await rampart.createTenant({ slug: 'acme', name: 'Acme Inc.' });
     await rampart.apps.installTemplate({ tenantId: acme.id, actor: { type: 'system', id: 'test' }, name: 'crm' });
     // Ada (admin): password + TOTP through the API; her passkey is registered on the hosted login.
-    const totp = await enrolledAdmin(rampart, acme, 'ada@acme.test', 'Ada Admin');
+    const totp = await enrolledMember(rampart, acme, 'ada@acme.test', 'Ada Admin');
     await rampart.server.app.listen({ host: '127.0.0.1', port });
     browser = await launchChromium(chromiumPath!);
     tab = await dashboardAdminTab({ browser, origin, tenant: acme, email: 'ada@acme.test', totp });

@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Rampart } from '../../src/app.js';
 import { runDrift } from '../../src/authz/index.js';
 import type { Tenant } from '../../src/db/index.js';
-import { createInvitation, totpCodeAt, totpStep } from '../../src/identity/index.js';
+import { totpCodeAt, totpStep } from '../../src/identity/index.js';
 import { freePort } from '../support/process.js';
 import { testRampart } from '../support/rampart.js';
 import { followRedirects } from '../support/redirects.js';
+import { enrolledMember, PASSWORD } from './admin-tab.js';
 import { addPasskeyAuthenticator, launchChromium } from './chromium.js';
 
 const chromiumPath = inject('chromiumPath');
-const PASSWORD = 'violet-harbour-lantern-88';
 const SHOTS = 'test-results/dashboard';
 
 type Tab = { context: BrowserContext; page: Page; cspViolations: string[]; errors: string[]; authenticator: Awaited<ReturnType<typeof addPasskeyAuthenticator>> };
@@ -37,15 +37,7 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
 
   /** An account with a password and TOTP, enrolled through the API (a high-privilege role still needs a passkey). */
   async function account(tenant: Tenant, email: string, role: string, name: string) {
-    const api = rampart.server.app;
-    const { token } = await createInvitation(rampart.identity.accounts, { tenantId: tenant.id, actor: { type: 'system', id: 'test' }, email, role, justification: 'onboarding a new colleague' });
-    expect((await api.inject({ method: 'POST', url: `/api/v1/identity/${tenant.slug}/invitations/accept`, payload: { token, password: PASSWORD, displayName: name } })).statusCode).toBe(201);
-    const signIn = await api.inject({ method: 'POST', url: `/api/v1/identity/${tenant.slug}/sign-in`, payload: { email, password: PASSWORD } });
-    const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    const secret: string = (await api.inject({ method: 'POST', url: '/api/v1/identity/totp/enroll', headers: { cookie } })).json().secret;
-    const step = totpStep(new Date());
-    expect((await api.inject({ method: 'POST', url: '/api/v1/identity/totp/confirm', headers: { cookie }, payload: { code: totpCodeAt({ secret, step }) } })).statusCode).toBe(200);
-    totp[email] = { secret, step };
+    totp[email] = await enrolledMember(rampart, tenant, email, name, role);
   }
   /** A TOTP code never used before for this account (a code is single use per step). */
   const nextCode = (email: string) => {
