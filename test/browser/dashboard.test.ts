@@ -346,6 +346,43 @@ describe.skipIf(!chromiumPath)('admin dashboard in a real browser', () => {
     expect(admin.errors).toEqual([]);
   });
 
+  it('AZ-2 AZ-5 the organisation’s Cedar policies: listed as written, Cedar’s own message at a bad policy, added and removed with a reason', async () => {
+    const { page } = admin;
+    const stored = async () => (await rampart.authz.data(globex.id)).policies.map((p) => p.id);
+    await page.goto(`${origin}/dashboard/access`);
+    await heading(page, 'Permissions');
+    await visible(page, '[data-testid=no-cedar-policies]');
+    const form = page.locator('[data-testid=policy-form]');
+    await form.locator('input[name=policy-id]').fill('no-apac-deals-for-viewers');
+    await form.locator('input[name=policy-description]').fill('Viewers stay out of APAC deals');
+    await form.locator('textarea[name=policy-cedar]').fill('forbid (principal, action, resource is Spaceship);');
+    await form.locator('textarea[name=justification]').fill('APAC deals are under embargo for viewers this quarter');
+    await form.locator('[data-testid=save-policy]').click();
+    await visible(page, '[data-testid=policy-form] [data-field-error]');
+    expect(await form.locator('[data-field-error]').first().textContent()).toMatch(/Spaceship/);
+    expect(await form.locator('textarea[name=policy-cedar]').getAttribute('aria-invalid')).toBe('true');
+    expect(await stored()).toEqual([]);
+
+    await form.locator('textarea[name=policy-cedar]').fill('forbid (principal in Role::"viewer", action, resource is crm__deal) when { resource has region && resource.region == "apac" };');
+    await form.locator('[data-testid=save-policy]').click();
+    const listed = page.locator('[data-policy="no-apac-deals-for-viewers"]');
+    await listed.waitFor({ timeout: 20_000 });
+    expect(await listed.locator('pre').textContent()).toContain('resource.region == "apac"');
+    expect(await listed.textContent()).toContain('Viewers stay out of APAC deals');
+    expect(await stored()).toEqual(['no-apac-deals-for-viewers']);
+    await shot(page, '12d-cedar-policies');
+
+    await listed.locator('[data-testid=remove-policy]').click();
+    await listed.locator('textarea[name=justification]').fill('The APAC embargo for viewers has ended');
+    await listed.locator('[data-testid=confirm-remove-policy]').click();
+    await visible(page, '[data-testid=no-cedar-policies]');
+    expect(await stored()).toEqual([]);
+    const events = await rampart.db.owner.selectFrom('audit_events').select('action').where('tenant_id', '=', globex.id).where('target_id', '=', 'no-apac-deals-for-viewers').orderBy('seq').execute();
+    expect(events.map((e) => e.action)).toEqual(['authz.policy.updated', 'authz.policy.deleted']);
+    tokenForbidden(admin);
+    expect(admin.errors).toEqual([]);
+  });
+
   it('sessions and security keys, dark theme, a tablet width, keyboard focus; sign out ends the session (RP-initiated logout)', async () => {
     const { page } = admin;
     await page.click('[data-testid=user-menu]');

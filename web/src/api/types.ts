@@ -11,6 +11,8 @@ export type TenantInfo = { id: string; slug: string; name: string; status: strin
 
 export type Role = { name: string; description?: string; highPrivilege?: boolean; high_privilege?: boolean };
 export type MatrixResource = { name: string; actions: string[]; attributes: string[] };
+/** A tenant-written Cedar policy (GET /api/v1/authz/policies). */
+export type CedarPolicy = { id: string; cedar: string; description: string };
 export type MatrixView = { roles: Role[]; resources: MatrixResource[]; matrix: Record<string, Record<string, string[]>>; rules: unknown[] };
 
 export type Grant = { role: string; resource: string; action: string };

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { ApiError, isStepUpRequired } from '../api/client.js';
 import type { MatrixView } from '../api/types.js';
 import { useHighRisk } from '../app/high-risk.js';
+import { CedarPolicies } from './AccessPolicies.js';
 import { useSession } from '../app/session.js';
 import { Alert, Badge, Button, ErrorText, PageHeader, Select, Spinner } from '../ui/controls.js';
 import { Dialog } from '../ui/dialog.js';
@@ -204,6 +205,7 @@ export function Access() {
         </form>
         {problem && !problem.fieldMessage('/justification') ? <ErrorText error={problem} /> : null}
       </Dialog>
+      {can('authz_policy', 'list') ? <CedarPolicies /> : null}
       {highRisk.dialog}
     </div>
   );
