@@ -196,6 +196,19 @@ describe('sessions', () => {
     expect(await authenticate(cookieOf(token))).toBeNull();
   });
 
+  it('ID-6 a disabled user’s sessions stop at once, also when due their slide; roles are read as they are now', async () => {
+    const { token } = await enrolled(a, 'disabled@example.com');
+    const valid = await validateSession({ db: rampart.db, clock }, token);
+    expect(valid?.user.roles.length).toBeGreaterThan(0);
+    const userId = valid!.user.id;
+    await rampart.db.owner.deleteFrom('user_roles').where('user_id', '=', userId).execute();
+    expect((await validateSession({ db: rampart.db, clock }, token))?.user.roles).toEqual([]);
+    await rampart.db.owner.updateTable('users').set({ status: 'disabled' }).where('id', '=', userId).execute();
+    expect(await validateSession({ db: rampart.db, clock }, token)).toBeNull();
+    clock.advance(2 * 60_000);
+    expect(await validateSession({ db: rampart.db, clock }, token)).toBeNull();
+  });
+
   it('ID-6 absolute timeout (12 h) holds however active the session is', async () => {
     const { token } = await enrolled(a, 'absolute@example.com');
     const authenticate = sessionAuthenticator({ db: rampart.db, clock });
