@@ -151,7 +151,7 @@ async function appsData(fixture: DbFixture, context: Context): Promise<CaseResul
     )) as [MicroMeasure, MicroMeasure, MicroMeasure, MicroMeasure];
     const calibration: MicroRow[] = [
       { db: fixture.label, variant: 'owner select by id', detail: 'the bare read\'s SELECT on db.owner', baseline: true, measure: owner },
-      { db: fixture.label, variant: 'session lookup (validateSession)', detail: 'tenant transaction: session, user, roles', baseline: false, measure: lookup },
+      { db: fixture.label, variant: 'session lookup (validateSession)', detail: 'session, user and roles in one SELECT sent with the scope', baseline: false, measure: lookup },
       { db: fixture.label, variant: 'withTenant + select by id', detail: 'a read-only tenant transaction around the SELECT, as rampart_app under RLS', baseline: false, measure: rls },
       { db: fixture.label, variant: 'readAsTenant + select by id', detail: 'what the data API read runs: scope and SELECT sent as one unit', baseline: false, measure: batched },
     ].map((row) => ({ ...row, ...(row.baseline ? {} : { ratio: row.measure.opsPerSec / owner.opsPerSec }) }));

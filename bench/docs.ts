@@ -187,8 +187,9 @@ One call at a time, no HTTP: the bare SELECT costs ${fmtUs(owner)}; the data API
 record ${fmtUs(batched)} (db's \`readAsTenant\`: the role and tenant settings and the SELECT go out
 together, in the one implicit transaction of a single Sync, read only: one call embedded, one round
 trip on PostgreSQL); the same SELECT in a \`withTenant\` transaction ${fmtUs(rls)} (begin, settings,
-select, commit: two calls embedded, four round trips on PostgreSQL). A session lookup from the database costs ${fmtUs(lookup)} (its own tenant transaction:
-session by token hash, user, roles); signed-in requests pay it once per \`sessions.cacheMs\` (2 s)
+select, commit: two calls embedded, four round trips on PostgreSQL). A session lookup from the database costs ${fmtUs(lookup)} (session by token hash, user and roles
+in one joined SELECT sent the same way; a session due its once-a-minute slide takes a tenant
+transaction instead, to write it); signed-in requests pay it once per \`sessions.cacheMs\` (2 s)
 per node, because the node keeps sessions it validated (identity's session cache, forgotten on
 every session change), so the cookie rows and the "principal resolved" rows are now close. What
 separates the secured read from the bare one is the tenant scope (one more statement in the same
