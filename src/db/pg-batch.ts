@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { CompiledQuery, QueryResult } from 'kysely';
 import pg from 'pg';
-import { TRANSACTION_CONTROL } from './pglite-dialect.js';
+import { TRANSACTION_CONTROL } from './statement-kind.js';
 
 type Field = { name: string; dataTypeID: number };
 type Parser = (value: string) => unknown;

@@ -14,6 +14,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import { RampartError } from '../core/index.js';
+import { DML, TRANSACTION_CONTROL } from './statement-kind.js';
 
 /**
  * Kysely driver over PGlite's own query API (not its node-postgres adapter, which measured ~3x
@@ -134,13 +135,6 @@ class Statements {
   }
 }
 
-/**
- * Statements that open or end transactions: a batch (here and in pg-batch.ts) may not contain
- * them, or the batch's settings could outlive it in a transaction it left open.
- */
-export const TRANSACTION_CONTROL = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
-
-const DML = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:select|insert|update|delete|with|values|begin|start|commit|rollback|savepoint|release)\b/i;
 
 /**
  * One connection over the one session. PGlite's own `query()` makes six calls into the database

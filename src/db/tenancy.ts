@@ -2,6 +2,7 @@ import { CompiledQuery, sql, type RawBuilder, type Transaction } from 'kysely';
 import { isUuid, RampartError, uuidv7, type Logger } from '../core/index.js';
 import { APP_ROLE, type Database } from './connect.js';
 import { DEFERRABLE_MARKER } from './pglite-dialect.js';
+import { READ_STATEMENT } from './statement-kind.js';
 import type { Schema, Tenant } from './schema.js';
 
 /** Who is acting. An AI agent always acts on behalf of a user (never more than that user). */
@@ -68,8 +69,6 @@ export async function readAsTenant<R>(db: Database, scope: TenantScope, query: C
 }
 
 const readScopeText = new WeakMap<Database, string>();
-/** A data-modifying CTE passes this check and is then refused by the read-only transaction. */
-const READ_STATEMENT = /^\s*(?:\/\*[^]*?\*\/\s*)*(?:select|with|values|table)\b/i;
 
 function assertTenantId(scope: TenantScope): void {
   if (!isUuid(scope.tenantId)) throw new RampartError('bad_request', { detail: 'tenant id must be a UUID' });

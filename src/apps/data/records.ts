@@ -144,6 +144,7 @@ function rowById(call: DataCall, id: string, options: { forUpdate?: boolean } = 
 const readByIdText = new WeakMap<ResourceSpec, Map<string, string>>();
 
 function readByIdQuery(deps: DataDeps, call: DataCall, id: string): CompiledQuery {
+  if (!UUID.test(id)) throw notFound(call);
   const { resource, table } = call.target;
   let byTable = readByIdText.get(resource);
   if (!byTable) readByIdText.set(resource, (byTable = new Map()));
@@ -151,7 +152,7 @@ function readByIdQuery(deps: DataDeps, call: DataCall, id: string): CompiledQuer
   if (text === undefined) {
     text = rowById(call, id).compile(deps.db.app).sql;
     byTable.set(table, text);
-  } else if (!UUID.test(id)) throw notFound(call);
+  }
   return CompiledQuery.raw(text, [id]);
 }
 
