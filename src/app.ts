@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
-import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type Authz } from './authz/index.js';
+import { authzRoutes, platformRoutes, catalogueAuthorizer, checkPlatformRoutes, createAuthz, createPlatformOperators, platformAuthorizer, policyAuthorizer, runDriftForAllTenants, type Authz, type PlatformOperators } from './authz/index.js';
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
@@ -58,6 +58,8 @@ export type Rampart = {
   redis: Redis | undefined;
   audit: AuditLog & { signer: CheckpointSigner; sinks: Sink[]; alertSinks: Sink[] };
   authz: Authz;
+  /** Platform operators: who may reach platform resources (signing keys, jobs, the outbox). */
+  platform: PlatformOperators;
   apps: Apps;
   identity: { accounts: AccountDeps; throttle: Throttle; challenger: Challenger; mailer: Mailer; limiter: RequestLimiter; publicBaseUrl: string };
   oidc: Oidc;
@@ -173,6 +175,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     registerAuditJobs(jobs, { db, log, signer, auditSinks, alertSinks });
     const audit = { ...createAuditLog(), signer, sinks: auditSinks, alertSinks };
     const authz = createAuthz({ db, audit, tenantResources: installedResources });
+    const platform = createPlatformOperators({ db, audit });
     // DE-4: production applies app plans only after a second admin approved them.
     const apps = createApps({ db, audit, authz, clock: systemClock, requireApproval: planApprovalRequired(config), log });
     jobs.register('authz.drift', async () => {
@@ -195,7 +198,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const challenger = createChallenger({ hmacKey: derived('altcha').toString('hex'), replayStore });
     const identityClock = options.clock ?? systemClock;
     const sessionCache = createSessionCache({ ttlMs: config.sessions.cacheMs });
-    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config), clock: identityClock, sessionCache };
+    const accounts: AccountDeps = { db, audit, ring, recoveryPepper: identityPepper, totpIssuer: 'Rampart', webauthn: relyingPartyFor(config), clock: identityClock, sessionCache, onSetupCompleted: (account) => platform.claimFirst({ accountTenantId: account.tenantId, accountUserId: account.userId }) };
     const mailer = await mailerFor(config, secrets, log);
     const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
     registerIdentityJobs(jobs, { db, audit, log });
@@ -260,6 +263,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis }) }),
       ...identityRoutes({ ...identity, revokeOidcGrants: (userId) => revokeAccountPayloads(db, userId) }),
       ...outboxRoutes({ mailer, env: config.env }),
+      ...platformRoutes({ platform }),
       ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),
       ...loginUiRoutes({ accounts }),
       ...auditRoutes({ db, verifier: verifierFor(signer.publicKey) }),
@@ -268,12 +272,14 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       ...(billing ? billing.routes() : []),
       ...(options.routes ?? []),
     ];
+    checkPlatformRoutes(routes);
     const server = await buildServer({
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
       authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: identityClock, proofClock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock, cache: sessionCache })),
-      authorize: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz)), { db, audit }),
+      // Platform resources never reach a tenant's policy set, nor an injected authorizer (DESIGN "Scopes").
+      authorize: catalogueAuthorizer({ platform: platformAuthorizer(platform), tenant: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz)), { db, audit }) }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
       routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],
     });
@@ -290,7 +296,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         await db.close();
       })());
 
-    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, apps, identity, oidc, billing, createTenant: newTenant, server, close };
+    return { config, log, secrets, db, keys: { ring, cache: createKeyCache() }, jobs, redis, audit, authz, platform, apps, identity, oidc, billing, createTenant: newTenant, server, close };
   } catch (error) {
     await closeEarly();
     throw error;

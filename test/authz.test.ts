@@ -155,11 +155,11 @@ describe('AZ-4 drift', () => {
 
   it('AZ-4 a change made through the API is explained: no drift', async () => {
     await runDrift({ db: rampart.db, audit: rampart.audit, tenantId: other.id });
-    const change = await call(tokenFor('other', 'owner'), { method: 'PUT', url: '/api/v1/authz/matrix/member/job', payload: { actions: ['list'], justification: 'members follow their export jobs' } });
+    const change = await call(tokenFor('other', 'owner'), { method: 'PUT', url: '/api/v1/authz/matrix/member/alert', payload: { actions: ['list'], justification: 'members follow the alerts of their tenant' } });
     expect(change.statusCode).toBe(200);
     const response = await call(tokenFor('other', 'admin'), { method: 'POST', url: '/api/v1/authz/drift' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ drifted: false, added: [{ role: 'member', resource: 'job', action: 'list' }], unexplainedAdded: [] });
+    expect(response.json()).toMatchObject({ drifted: false, added: [{ role: 'member', resource: 'alert', action: 'list' }], unexplainedAdded: [] });
   });
 });
 

@@ -8,6 +8,7 @@ import { scheduleRecurringJobs, type Rampart } from '../src/app.js';
 import { createLogger, loadConfig, mailTransportOf, manualClock, productionProblems } from '../src/core/index.js';
 import type { Tenant } from '../src/db/index.js';
 import { createInvitation, createMailer, hashToken, issueSetupToken, purgeExpiredIdentityData, totpCodeAt, totpStep } from '../src/identity/index.js';
+import { memberWithPasskey } from './support/members.js';
 import { testRampart } from './support/rampart.js';
 
 /**
@@ -156,8 +157,13 @@ describe('magic links', () => {
     }
   });
 
-  it('the development outbox page lists the mail, as HTML without any script (CSP holds)', async () => {
-    const page = await call({ method: 'GET', url: '/dev/outbox' });
+  it('the development outbox page lists the mail, as HTML without any script (CSP holds), to a platform operator only', async () => {
+    expect((await call({ method: 'GET', url: '/dev/outbox' })).statusCode).toBe(401);
+    const tenant = acme;
+    const operator = await memberWithPasskey(rampart, tenant, 'operator@acme.test', 'owner');
+    expect((await call({ method: 'GET', url: '/dev/outbox', headers: { cookie: operator.cookie } })).statusCode).toBe(403);
+    await rampart.platform.grant({ accountTenantId: tenant.id, accountUserId: operator.id, actor: { type: 'system', id: 'test' }, justification: 'runs this development install' });
+    const page = await call({ method: 'GET', url: '/dev/outbox', headers: { cookie: operator.cookie } });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toContain('Your sign-in link');

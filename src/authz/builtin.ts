@@ -15,7 +15,7 @@ const BILLING_RESOURCES: ResourceDefinition[] = [
   { name: 'billing_usage', actions: ['create'] },
   { name: 'billing_invoice', actions: ['list', 'read', 'create', 'finalize', 'pay', 'void', 'credit'] },
   { name: 'billing_payment', actions: ['list', 'refund'] },
-  { name: 'billing_credit', actions: ['list', 'request', 'approve'] },
+  { name: 'billing_credit', actions: ['list', 'request', 'approve'], privileged: ['approve'] },
   { name: 'billing_settings', actions: ['read', 'update'] },
 ];
 const billingEverything = Object.fromEntries(BILLING_RESOURCES.map((resource) => [resource.name, [...resource.actions]]));
@@ -23,26 +23,49 @@ const billingReadOnly = Object.fromEntries(
   BILLING_RESOURCES.map((resource) => [resource.name, resource.actions.filter((action) => action === 'list' || action === 'read')] as const).filter(([, actions]) => actions.length > 0),
 );
 
+/**
+ * The tenant catalogue: everything a tenant's matrix, attribute rules and Cedar policies may name.
+ * Platform resources (below) are deliberately absent, so no tenant role, grant or policy can even
+ * name them: a tenant policy set that mentions one fails to compile.
+ */
 export const BUILTIN_RESOURCES: ResourceDefinition[] = [
   { name: 'tenant', actions: ['read', 'update'] },
-  { name: 'role', actions: ['list', 'read', 'create', 'update', 'delete'] },
+  /** Roles and the matrix decide who may do what: changing them is owner-level (the tenant ceiling). */
+  { name: 'role', actions: ['list', 'read', 'create', 'update', 'delete'], privileged: ['create', 'update', 'delete'] },
   { name: 'member', actions: ['list', 'read', 'invite', 'update', 'disable'] },
   /** A user's own sessions ("sign out everywhere"); every role holds it. */
   { name: 'session', actions: ['list', 'revoke'] },
-  { name: 'matrix', actions: ['read', 'update'] },
-  { name: 'authz_policy', actions: ['list', 'read', 'create', 'delete'] },
+  { name: 'matrix', actions: ['read', 'update'], privileged: ['update'] },
+  { name: 'authz_policy', actions: ['list', 'read', 'create', 'delete'], privileged: ['create', 'delete'] },
   { name: 'drift', actions: ['read', 'run'] },
   { name: 'audit_event', actions: ['list', 'read', 'export', 'verify'] },
   { name: 'alert', actions: ['list', 'read'] },
-  { name: 'job', actions: ['list', 'read', 'retry'] },
   /** App specs, their migration plans and approvals (DE-4); app data resources join per tenant when an app is applied. */
   { name: 'app_spec', actions: ['list', 'read', 'plan', 'approve', 'apply'] },
-  /** OIDC relying parties registered by the tenant (ID-2, ID-8). */
-  { name: 'client', actions: ['list', 'read', 'create', 'update', 'delete'] },
-  /** The provider's token signing keys (ID-3): listing and a rotation needing step-up. */
-  { name: 'signing_key', actions: ['list', 'rotate'] },
+  /** OIDC relying parties registered by the tenant (ID-2, ID-8): a client acts for the tenant's users. */
+  { name: 'client', actions: ['list', 'read', 'create', 'update', 'delete'], privileged: ['create', 'update', 'delete'] },
   ...BILLING_RESOURCES,
 ];
+
+/**
+ * The platform catalogue (DESIGN "Scopes"): what every tenant shares. Reachable only by a platform
+ * operator (`src/authz/platform.ts`), never through a tenant's policy set, whatever it says.
+ */
+export const PLATFORM_RESOURCES: ResourceDefinition[] = [
+  /** The provider's token signing keys (ID-3): one set signs every tenant's tokens. */
+  { name: 'signing_key', actions: ['list', 'rotate'] },
+  /** Who operates the platform; granted on the host (`rampart platform grant`). */
+  { name: 'platform_operator', actions: ['list'] },
+  /** The background job queue is one table for every tenant. */
+  { name: 'job', actions: ['list', 'read', 'retry'] },
+  /** The development mail outbox holds every tenant's mail. */
+  { name: 'outbox', actions: ['read'] },
+];
+
+export const PLATFORM_RESOURCE_NAMES: ReadonlySet<string> = new Set(PLATFORM_RESOURCES.map((resource) => resource.name));
+
+/** `platform` or `tenant`: which scope a resource of the catalogue belongs to. */
+export const resourceScope = (resource: string): 'platform' | 'tenant' => (PLATFORM_RESOURCE_NAMES.has(resource) ? 'platform' : 'tenant');
 
 export type RoleDefinition = { name: string; description: string; highPrivilege: boolean };
 
@@ -74,7 +97,6 @@ export const DEFAULT_MATRIX: Matrix = {
     drift: ['read'],
     audit_event: ['list', 'read', 'export', 'verify'],
     alert: ['list', 'read'],
-    job: ['list', 'read'],
     app_spec: ['list', 'read'],
     ...billingReadOnly,
   },

@@ -13,7 +13,8 @@ export type { CustomPolicy } from './custom.js';
 export { policySetInputSchema, attributeRuleSchema, conditionSchema, resourceDefinitionSchema, matrixSchema } from './schemas.js';
 export * from './types.js';
 // Storage, service, drift and routes (integration with db, audit and http).
-export { BUILTIN_RESOURCES, BUILTIN_ROLES, DEFAULT_MATRIX, type RoleDefinition } from './builtin.js';
+export { BUILTIN_RESOURCES, BUILTIN_ROLES, DEFAULT_MATRIX, PLATFORM_RESOURCES, PLATFORM_RESOURCE_NAMES, resourceScope, type RoleDefinition } from './builtin.js';
+export { createPlatformOperators, platformRoutes, platformAuthorizer, catalogueAuthorizer, checkPlatformRoutes, isPlatformCapable, type PlatformOperators, type PlatformOperator } from './platform.js';
 export { createAuthz, requireJustification, MIN_JUSTIFICATION, type Authz, type ChangeInput, type TenantResources } from './service.js';
 export { runDrift, runDriftForAllTenants, type DriftReport } from './drift.js';
 export { authzRoutes, policyAuthorizer, toAuthzPrincipal } from './routes.js';

@@ -41,6 +41,7 @@ export const resourceDefinitionSchema = z.strictObject({
   name: resourceName,
   actions: z.array(actionName).min(1),
   attributes: z.strictObject({ owner: z.literal(true).optional(), department: z.literal(true).optional(), region: z.literal(true).optional(), sensitivity: z.literal(true).optional() }).optional(),
+  privileged: z.array(actionName).optional(),
 }) satisfies z.ZodType<ResourceDefinition>;
 
 export const matrixSchema = z.record(roleName, z.record(z.string(), z.array(z.string()))) satisfies z.ZodType<Matrix>;

@@ -16,6 +16,13 @@ export type ResourceDefinition = {
   name: string;
   actions: string[];
   attributes?: { owner?: true; department?: true; region?: true; sensitivity?: true };
+  /**
+   * Owner-only actions (issue: the tenant ceiling): reading secrets or PHI, approving credits,
+   * managing OIDC clients, changing who may do what. Only an owner grants them, only to a role
+   * marked high-privilege (which then needs a passkey, ID-5), and only with a second admin's
+   * approval. Every other grant is bounded by what its author holds.
+   */
+  privileged?: string[];
 };
 
 /** role -> resource -> actions. Every entry is an unconditional permit. */

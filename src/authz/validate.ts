@@ -4,7 +4,7 @@ import type { AttributeRule, Matrix, PolicySetInput, RecordAttribute } from './t
 
 /** The input after checking: every name resolves, every rule knows the (resource, action) pairs it covers. */
 export type Catalog = {
-  resources: Map<string, { actions: Set<string>; attributes: Set<RecordAttribute> }>;
+  resources: Map<string, { actions: Set<string>; attributes: Set<RecordAttribute>; privileged: Set<string> }>;
   roles: string[];
   matrix: Matrix;
   rules: ResolvedRule[];
@@ -23,11 +23,14 @@ export function checkInput(input: PolicySetInput): Catalog {
     throw invalid(parsed.error.issues.map((issue) => ({ pointer: toPointer(issue.path), message: issue.message })));
   }
   const issues: FieldIssue[] = [];
-  const resources = new Map<string, { actions: Set<string>; attributes: Set<RecordAttribute> }>();
+  const resources: Catalog['resources'] = new Map();
   parsed.data.resources.forEach((resource, index) => {
     if (resources.has(resource.name)) issues.push({ pointer: `/resources/${index}/name`, message: `resource "${resource.name}" is defined twice` });
     const attributes = new Set(Object.keys(resource.attributes ?? {}) as RecordAttribute[]);
-    resources.set(resource.name, { actions: new Set(resource.actions), attributes });
+    (resource.privileged ?? []).forEach((action, position) => {
+      if (!resource.actions.includes(action)) issues.push({ pointer: `/resources/${index}/privileged/${position}`, message: `resource "${resource.name}" has no action "${action}"` });
+    });
+    resources.set(resource.name, { actions: new Set(resource.actions), attributes, privileged: new Set(resource.privileged) });
   });
   const roles = resolveRoles(input, issues);
   const matrix = checkMatrix(input.matrix, resources, issues);

@@ -121,7 +121,11 @@ export type AuthzChangesTable = {
   status: 'applied' | 'pending' | 'rejected';
   created_at: Date;
   applied_at: Date | null;
+  /** What a pending change applies once a second admin approves it. */
+  request: ColumnType<unknown, string | null | undefined, string | null>;
 };
+/** Platform operators (closed to the app role): a user account of some tenant, granted outside it. */
+export type PlatformOperatorsTable = { account_tenant_id: string; account_user_id: string; granted_by: string; justification: string; granted_at: Generated<Date> };
 export type AuthzGrantsTable = { tenant_id: string; role: string; resource: string; action: string; change_id: string | null; created_at: Generated<Date> };
 export type AuthzRulesTable = { tenant_id: string; id: string; definition: ColumnType<unknown, string, string>; change_id: string | null; created_at: Generated<Date> };
 export type AuthzPoliciesTable = { tenant_id: string; id: string; cedar: string; description: Generated<string>; change_id: string | null; created_at: Generated<Date> };
@@ -302,6 +306,7 @@ export type Schema = {
   setup_tokens: SetupTokensTable;
   authz_roles: AuthzRolesTable;
   authz_changes: AuthzChangesTable;
+  platform_operators: PlatformOperatorsTable;
   authz_grants: AuthzGrantsTable;
   authz_rules: AuthzRulesTable;
   authz_policies: AuthzPoliciesTable;

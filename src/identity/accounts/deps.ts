@@ -25,4 +25,9 @@ export type AccountDeps = {
   webauthn?: { rpId: string; rpName: string; origins: string[] };
   /** This node's memory of full sessions (sessions/cache.ts); operations that change a session forget it. */
   sessionCache?: SessionCache;
+  /**
+   * Called after a first-admin setup created a tenant's owner. The composition root makes that
+   * account the install's platform operator when there is none yet (`authz/platform.ts`).
+   */
+  onSetupCompleted?: (account: { tenantId: string; userId: string }) => Promise<unknown>;
 };

@@ -4,8 +4,8 @@ import type { Mailer } from './mailer.js';
 /**
  * GET /dev/outbox: the development outbox as a plain HTML page (no scripts at all, so the strict
  * CSP holds). Registered only when the environment is not production and the transport is the
- * outbox; it is public because development has no operator account yet, which is exactly why
- * production never has it.
+ * outbox. It holds every tenant's mail, so it is a platform resource: only a platform operator,
+ * signed in with a passkey, reads it (the first admin of an install is its operator).
  */
 
 const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -31,8 +31,8 @@ export function outboxRoutes({ mailer, env }: { mailer: Mailer; env: string }): 
     defineRoute({
       method: 'GET',
       url: '/dev/outbox',
-      auth: { public: true },
-      summary: 'Development only: mail the outbox transport kept (never registered in production)',
+      auth: { action: 'read', resource: 'outbox' },
+      summary: 'Development only: mail the outbox transport kept (never registered in production; platform operators only)',
       handler: async ({ reply }) => {
         reply.header('content-type', 'text/html; charset=utf-8');
         return renderOutbox(mailer);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog, RequestContext } from '../../audit/index.js';
+import { PLATFORM_RESOURCE_NAMES } from '../../authz/index.js';
 import { RampartError, type KekRing, type Logger } from '../../core/index.js';
 import { envelopeFor, unsafeAsSystem, type Actor, type Database, type TenantTransaction } from '../../db/index.js';
 
@@ -47,6 +48,21 @@ export const clientInputSchema = z.strictObject({
   applicationType: z.enum(['web', 'native']).default('web'),
 });
 export type ClientInput = z.input<typeof clientInputSchema>;
+
+/**
+ * A tenant's client asks for tenant API scopes only (DESIGN "Scopes"): `rampart:*` belongs to the
+ * platform's first-party clients (the dashboard), and a scope naming a platform resource would
+ * reach past the tenant. Refused at registration and at every update.
+ */
+function refusePlatformScopes(scopes: readonly string[]): void {
+  const issues = scopes.flatMap((scope, index) => {
+    const resource = /^rampart:([^:]+)(?::read)?$/.exec(scope)?.[1];
+    if (scope === 'rampart:*') return [{ in: 'body' as const, pointer: `/scopes/${index}`, message: 'rampart:* is reserved for the platform’s own clients; list the tenant API scopes the client needs' }];
+    if (resource && PLATFORM_RESOURCE_NAMES.has(resource)) return [{ in: 'body' as const, pointer: `/scopes/${index}`, message: `${scope} names a platform resource, which no tenant client may request` }];
+    return [];
+  });
+  if (issues.length) throw new RampartError('validation_failed', { detail: `body ${issues[0]!.pointer}: ${issues[0]!.message}`, issues });
+}
 export const clientUpdateSchema = clientInputSchema.omit({ type: true }).partial();
 
 export type ClientView = {
@@ -113,6 +129,7 @@ type Ctx = { trx: TenantTransaction; tenantId: string; ring: KekRing; audit: Aud
 
 export async function createClient({ trx, tenantId, ring, audit, actor, justification, context }: Ctx, raw: ClientInput): Promise<{ client: ClientView; clientSecret?: string }> {
   const input = clientInputSchema.parse(raw);
+  refusePlatformScopes(input.scopes);
   const clientId = newClientId();
   const secret = input.type === 'confidential' ? newSecret() : undefined;
   const sealed = secret ? await envelopeFor(trx, ring).encrypt({ tenantId, context: `${SECRET_CONTEXT}:${clientId}`, plaintext: secret }) : null;
@@ -148,6 +165,7 @@ export async function updateClient({ trx, tenantId, audit, actor, justification,
     dpopBoundAccessTokens: patch.dpopBoundAccessTokens ?? before.dpopBoundAccessTokens,
     applicationType: patch.applicationType ?? before.applicationType,
   });
+  refusePlatformScopes(merged.scopes);
   const row = await trx
     .updateTable('oidc_clients')
     .set({ name: merged.name, metadata: JSON.stringify(toMetadata(merged)), updated_at: new Date() })

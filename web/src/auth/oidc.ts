@@ -14,7 +14,7 @@ import { flow, prefs, SLUG } from './storage.js';
 export const CLIENT_ID = 'rampart-dashboard';
 
 /** Rampart resources the dashboard uses; each is asked for as `rampart:<r>` and `rampart:<r>:read`, and consent keeps what the user holds (ID-8). */
-export const DASHBOARD_RESOURCES = ['tenant', 'role', 'member', 'session', 'matrix', 'authz_policy', 'drift', 'audit_event', 'alert', 'app_spec', 'client', 'signing_key'];
+export const DASHBOARD_RESOURCES = ['tenant', 'role', 'member', 'session', 'matrix', 'authz_policy', 'drift', 'audit_event', 'alert', 'app_spec', 'client'];
 
 type Discovery = { issuer: string; authorization_endpoint: string; token_endpoint: string; end_session_endpoint?: string; revocation_endpoint?: string };
 type TokenResponse = { access_token: string; token_type: string; expires_in: number; refresh_token?: string; id_token?: string; scope?: string };

@@ -70,7 +70,7 @@ export async function completeSetup(
   }
   const passwordHash = await hashPassword(input.password, deps.passwordParams);
 
-  return withTenant(deps.db, anonymous, async (trx) => {
+  const created = await withTenant(deps.db, anonymous, async (trx) => {
     const now = clock.now();
     const userId = uuidv7(now.getTime());
     const used = await trx
@@ -97,4 +97,6 @@ export async function completeSetup(
     await deps.audit.record(trx, { tenantId: input.tenantId, actor: SETUP_ACTOR, action: 'member.role.granted', target: { type: 'user', id: userId }, diff: { role: { after: 'owner' }, setup_token: { after: used.id } }, ...context });
     return { user: toPublicUser(user), role: 'owner' as const };
   });
+  await deps.onSetupCompleted?.({ tenantId: input.tenantId, userId: created.user.id });
+  return created;
 }
