@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../db/index.js';
@@ -40,6 +41,12 @@ export function policyAuthorizer(authz: Authz): Authorizer {
  */
 const ROLE_GRANT_STEP_UP = requireFreshAuth({ maxAgeSeconds: 300, factor: 'webauthn' });
 
+/** A change that waits for a second admin is accepted, not applied: 202. */
+const pendingIs202 = <T extends { status: string }>(reply: FastifyReply, result: T): T => {
+  if (result.status === 'pending') reply.code(202);
+  return result;
+};
+
 const name = z.string().regex(/^[a-z][a-z0-9_.:-]{0,62}$/, 'lowercase name');
 const justification = z.string().max(2000).optional();
 
@@ -67,8 +74,8 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       summary: 'Set the actions one role holds on one resource (justification required)',
       params: z.strictObject({ role: name, resource: name }),
       body: z.strictObject({ actions: z.array(name).max(64), justification }),
-      handler: async ({ principal, params, body, request }) =>
-        authz.setGrants({ tenantId: principal!.tenantId, actor: actorOf(principal!), role: params.role, resource: params.resource, actions: body.actions, justification: body.justification, context: requestContext(request) }),
+      handler: async ({ principal, params, body, request, reply }) =>
+        pendingIs202(reply, await authz.setGrants({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), role: params.role, resource: params.resource, actions: body.actions, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'GET',
@@ -84,8 +91,8 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       summary: 'Add or replace a Cedar policy (validated against the schema; justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ cedar: z.string().min(1).max(20_000), description: z.string().max(500).optional(), justification }),
-      handler: async ({ principal, params, body, request }) =>
-        authz.putPolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), id: params.id, cedar: body.cedar, ...(body.description ? { description: body.description } : {}), justification: body.justification, context: requestContext(request) }),
+      handler: async ({ principal, params, body, request, reply }) =>
+        pendingIs202(reply, await authz.putPolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), id: params.id, cedar: body.cedar, ...(body.description ? { description: body.description } : {}), justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'DELETE',
@@ -94,8 +101,8 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       summary: 'Remove a Cedar policy (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),
-      handler: async ({ principal, params, body, request }) =>
-        authz.deletePolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), id: params.id, justification: body.justification, context: requestContext(request) }),
+      handler: async ({ principal, params, body, request, reply }) =>
+        pendingIs202(reply, await authz.deletePolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), id: params.id, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'PUT',
@@ -104,8 +111,8 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       summary: 'Add or replace an attribute rule (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ rule: z.record(z.string(), z.unknown()), justification }),
-      handler: async ({ principal, params, body, request }) =>
-        authz.putRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), rule: { ...body.rule, id: params.id } as never, justification: body.justification, context: requestContext(request) }),
+      handler: async ({ principal, params, body, request, reply }) =>
+        pendingIs202(reply, await authz.putRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), rule: { ...body.rule, id: params.id } as never, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'DELETE',
@@ -114,8 +121,25 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       summary: 'Remove an attribute rule (justification required)',
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),
+      handler: async ({ principal, params, body, request, reply }) =>
+        pendingIs202(reply, await authz.deleteRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), id: params.id, justification: body.justification, context: requestContext(request) })),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/authz/changes/pending',
+      auth: { action: 'read', resource: 'matrix' },
+      summary: 'Changes that grant an owner-only permission and wait for a second admin',
+      handler: async ({ principal }) => ({ items: await authz.pendingChanges(principal!.tenantId) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/authz/changes/:id/approve',
+      auth: { action: 'update', resource: 'matrix', justify: true, fresh: ROLE_GRANT_STEP_UP },
+      summary: 'Approve and apply a pending change (someone other than its author; justification required)',
+      params: z.strictObject({ id: z.uuid() }),
+      body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request }) =>
-        authz.deleteRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), id: params.id, justification: body.justification, context: requestContext(request) }),
+        authz.approveChange({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), changeId: params.id, justification: body.justification, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',

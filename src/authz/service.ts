@@ -6,7 +6,9 @@ import { BUILTIN_RESOURCES, BUILTIN_ROLES, DEFAULT_MATRIX } from './builtin.js';
 import { compilePolicySet, type CompiledPolicySet } from './compile.js';
 import { constraintFor, type Constraint } from './constraint.js';
 import { decide } from './decide.js';
-import { customPolicyText, diffGrants, fromMatrix, loadPolicyData, toMatrix, type PolicyData } from './store.js';
+import { checkCeiling } from './ceiling.js';
+import { planChange, type ChangeRequest, type PlannedChange } from './changes.js';
+import { customPolicyText, fromMatrix, loadPolicyData, toMatrix, type PolicyData } from './store.js';
 import { attributeRuleSchema } from './schemas.js';
 import type { AttributeRule, AuthzPrincipal, AuthzResource, Decision, ResourceDefinition } from './types.js';
 
@@ -25,7 +27,14 @@ export { MIN_JUSTIFICATION, requireJustification };
  */
 export type TenantResources = (trx: Transaction<Schema>, tenantId: string) => Promise<ResourceDefinition[]>;
 
-export type ChangeInput = { tenantId: string; actor: Actor; justification: unknown; context?: RequestContext };
+/**
+ * Who changes what and why. `author` is the person's authorization principal: the ceiling holds a
+ * change to what they hold themselves. The host's CLI (break-glass) passes none.
+ */
+export type ChangeInput = { tenantId: string; actor: Actor; author?: AuthzPrincipal | undefined; justification: unknown; context?: RequestContext };
+
+/** `pending`: it grants an owner-only permission and waits for a second admin (`approveChange`). */
+export type ChangeResult = { changeId: string | null; status: 'applied' | 'pending' | 'unchanged'; added: unknown[]; removed: unknown[]; warnings: readonly string[] };
 
 export type Authz = {
   resources: ResourceDefinition[];
@@ -35,15 +44,19 @@ export type Authz = {
   data(tenantId: string): Promise<PolicyData>;
   check(principal: AuthzPrincipal, action: string, resource: AuthzResource): Promise<Decision>;
   constraint(principal: AuthzPrincipal, action: string, resourceType: string): Promise<Constraint>;
-  setGrants(input: ChangeInput & { role: string; resource: string; actions: string[] }): Promise<{ changeId: string | null; added: GrantTriple[]; removed: GrantTriple[] }>;
-  putPolicy(input: ChangeInput & { id: string; cedar: string; description?: string }): Promise<{ changeId: string; warnings: readonly string[] }>;
-  deletePolicy(input: ChangeInput & { id: string }): Promise<{ changeId: string }>;
-  putRule(input: ChangeInput & { rule: AttributeRule }): Promise<{ changeId: string }>;
-  deleteRule(input: ChangeInput & { id: string }): Promise<{ changeId: string }>;
+  setGrants(input: ChangeInput & { role: string; resource: string; actions: string[] }): Promise<ChangeResult>;
+  putPolicy(input: ChangeInput & { id: string; cedar: string; description?: string }): Promise<ChangeResult>;
+  deletePolicy(input: ChangeInput & { id: string }): Promise<ChangeResult>;
+  putRule(input: ChangeInput & { rule: AttributeRule }): Promise<ChangeResult>;
+  deleteRule(input: ChangeInput & { id: string }): Promise<ChangeResult>;
+  approveChange(input: ChangeInput & { changeId: string }): Promise<ChangeResult>;
+  pendingChanges(tenantId: string): Promise<Array<{ id: string; kind: string; summary: string; requestedBy: string; justification: string; createdAt: Date }>>;
   invalidate(tenantId: string): void;
 };
 
 type CacheEntry = { set: CompiledPolicySet; expires: number };
+
+const actorName = (actor: Actor): string => (actor.type === 'anonymous' ? 'anonymous' : actor.id);
 
 export function createAuthz({ db, audit, clock = systemClock, resources = BUILTIN_RESOURCES, cacheTtlMs = 2000, tenantResources }: { db: Database; audit: AuditLog; clock?: Clock; resources?: ResourceDefinition[]; cacheTtlMs?: number; tenantResources?: TenantResources }): Authz {
   const cache = new Map<string, CacheEntry>();
@@ -71,23 +84,88 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     return set;
   }
 
-  async function recordChange(trx: Transaction<Schema>, input: ChangeInput & { kind: 'matrix' | 'policy' | 'rule'; summary: string; added: unknown[]; removed: unknown[]; justification: string; action: string; target: { type: string; id: string } }): Promise<string> {
+  /** One row in `authz_changes` and its audit event (AZ-4 drift reads the row, MO-2 alerts on the event). */
+  async function recordChange(trx: Transaction<Schema>, input: ChangeInput & { plan: PlannedChange; justification: string; status: 'applied' | 'pending'; request?: ChangeRequest }): Promise<string> {
     const id = uuidv7(clock.now().getTime());
-    const requestedBy = input.actor.type === 'anonymous' ? 'anonymous' : input.actor.id;
+    const requestedBy = actorName(input.actor);
+    const { plan } = input;
     await trx
       .insertInto('authz_changes')
-      .values({ tenant_id: input.tenantId, id, kind: input.kind, summary: input.summary, added: JSON.stringify(input.added), removed: JSON.stringify(input.removed), justification: input.justification, requested_by: requestedBy, approved_by: requestedBy, status: 'applied', created_at: clock.now(), applied_at: clock.now() })
+      .values({
+        tenant_id: input.tenantId,
+        id,
+        kind: plan.kind,
+        summary: plan.summary,
+        added: JSON.stringify(plan.added),
+        removed: JSON.stringify(plan.removed),
+        justification: input.justification,
+        requested_by: requestedBy,
+        approved_by: input.status === 'applied' ? requestedBy : null,
+        status: input.status,
+        created_at: clock.now(),
+        applied_at: input.status === 'applied' ? clock.now() : null,
+        request: input.request ? JSON.stringify(input.request) : null,
+      })
       .execute();
-    await audit.record(trx, {
+    await auditChange(trx, input, input.status === 'applied' ? plan.action : 'authz.change.requested', id, input.justification);
+    return id;
+  }
+
+  const auditChange = (trx: Transaction<Schema>, input: ChangeInput & { plan: PlannedChange }, action: string, changeId: string, justification: string) =>
+    audit.record(trx, {
       tenantId: input.tenantId,
       actor: input.actor,
-      action: input.action,
-      target: input.target,
-      diff: { added: { after: input.added }, removed: { after: input.removed }, change: { after: id } },
-      justification: input.justification,
+      action,
+      target: action === 'authz.change.requested' || action === 'authz.change.approved' ? { type: 'authz_change', id: changeId } : input.plan.target,
+      diff: { summary: { after: input.plan.summary }, added: { after: input.plan.added }, removed: { after: input.plan.removed }, change: { after: changeId } },
+      justification,
       ...(input.context ? { context: input.context } : {}),
     });
-    return id;
+
+  /**
+   * Every change to who may do what takes this path: plan it on the current state, compile the
+   * result (a set that does not compile is a 400), hold it to the ceiling (ceiling.ts), then apply
+   * it, or, when it grants an owner-only permission, record it as pending for a second admin.
+   */
+  async function change(input: ChangeInput, request: ChangeRequest): Promise<ChangeResult> {
+    const justification = requireJustification(input.justification);
+    const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx): Promise<ChangeResult> => {
+      const current = await load(trx, input.tenantId);
+      const plan = planChange(current, request);
+      if (!plan) return { changeId: null, status: 'unchanged', added: [], removed: [], warnings: [] };
+      const after = compile(current, plan.override);
+      const verdict = checkCeiling({ before: compile(current), after, roles: current.roles, author: input.author });
+      const pending = verdict.needsApproval && input.author !== undefined;
+      const changeId = await recordChange(trx, { ...input, plan, justification, status: pending ? 'pending' : 'applied', request });
+      if (!pending) await plan.write(trx, input.tenantId, changeId);
+      return { changeId, status: pending ? 'pending' : 'applied', added: plan.added, removed: plan.removed, warnings: after.warnings };
+    });
+    cache.delete(input.tenantId);
+    return result;
+  }
+
+  /** A second admin applies a pending change: re-planned and re-checked on the state as it is now. */
+  async function approveChange(input: ChangeInput & { changeId: string }): Promise<ChangeResult> {
+    const justification = requireJustification(input.justification);
+    const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx): Promise<ChangeResult> => {
+      const row = await trx.selectFrom('authz_changes').select(['id', 'status', 'requested_by', 'request']).where('tenant_id', '=', input.tenantId).where('id', '=', input.changeId).executeTakeFirst();
+      if (!row || row.status !== 'pending' || !row.request) throw new RampartError('not_found', { detail: 'no pending change with this id' });
+      if (row.requested_by === actorName(input.actor)) throw new RampartError('forbidden', { detail: 'a change is approved by someone other than its author', extensions: { reason: 'approver_is_author' } });
+      const request = row.request as ChangeRequest;
+      const current = await load(trx, input.tenantId);
+      const plan = planChange(current, request);
+      if (!plan) throw new RampartError('conflict', { detail: 'the pending change no longer changes anything' });
+      const after = compile(current, plan.override);
+      // The author's ceiling held when it was requested; the role and lockout rules must still hold now.
+      checkCeiling({ before: compile(current), after, roles: current.roles });
+      await trx.updateTable('authz_changes').set({ status: 'applied', approved_by: actorName(input.actor), applied_at: clock.now() }).where('tenant_id', '=', input.tenantId).where('id', '=', row.id).execute();
+      await auditChange(trx, { ...input, plan }, 'authz.change.approved', row.id, justification);
+      await auditChange(trx, { ...input, plan }, plan.action, row.id, justification);
+      await plan.write(trx, input.tenantId, row.id);
+      return { changeId: row.id, status: 'applied', added: plan.added, removed: plan.removed, warnings: after.warnings };
+    });
+    cache.delete(input.tenantId);
+    return result;
   }
 
   return {
@@ -112,90 +190,19 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     async constraint(principal, action, resourceType) {
       return constraintFor(await policySet(principal.tenantId), { principal, action, resourceType });
     },
-    async setGrants(input) {
-      const justification = requireJustification(input.justification);
-      const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await load(trx, input.tenantId);
-        if (!current.roles.some((r) => r.name === input.role)) throw new RampartError('not_found', { detail: `no role "${input.role}"` });
-        const others = current.grants.filter((g) => !(g.role === input.role && g.resource === input.resource));
-        const next = [...others, ...[...new Set(input.actions)].map((action) => ({ role: input.role, resource: input.resource, action }))];
-        compile(current, { grants: next }); // refuses unknown resources and actions with a 400
-        const { added, removed } = diffGrants(current.grants, next);
-        if (!added.length && !removed.length) return { changeId: null, added, removed };
-        const changeId = await recordChange(trx, {
-          ...input,
-          kind: 'matrix',
-          justification,
-          summary: `${input.role} on ${input.resource}: ${[...new Set(input.actions)].sort().join(', ') || '(nothing)'}`,
-          added,
-          removed,
-          action: 'authz.matrix.updated',
-          target: { type: 'matrix', id: `${input.role}/${input.resource}` },
-        });
-        for (const g of removed) await trx.deleteFrom('authz_grants').where('tenant_id', '=', input.tenantId).where('role', '=', g.role).where('resource', '=', g.resource).where('action', '=', g.action).execute();
-        if (added.length) await trx.insertInto('authz_grants').values(added.map((g) => ({ tenant_id: input.tenantId, ...g, change_id: changeId }))).execute();
-        return { changeId, added, removed };
-      });
-      cache.delete(input.tenantId);
-      return result;
-    },
-    async putPolicy(input) {
-      const justification = requireJustification(input.justification);
-      const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await load(trx, input.tenantId);
-        const policy = { id: input.id, cedar: input.cedar, description: input.description ?? '' };
-        const set = compile(current, { policies: [...current.policies.filter((p) => p.id !== input.id), policy] }); // 400 on invalid Cedar
-        const existed = current.policies.some((p) => p.id === input.id);
-        const changeId = await recordChange(trx, { ...input, kind: 'policy', justification, summary: `${existed ? 'replaced' : 'added'} policy ${input.id}`, added: [policy], removed: existed ? current.policies.filter((p) => p.id === input.id) : [], action: 'authz.policy.updated', target: { type: 'authz_policy', id: input.id } });
-        await trx.deleteFrom('authz_policies').where('tenant_id', '=', input.tenantId).where('id', '=', input.id).execute();
-        await trx.insertInto('authz_policies').values({ tenant_id: input.tenantId, ...policy, change_id: changeId }).execute();
-        return { changeId, warnings: set.warnings };
-      });
-      cache.delete(input.tenantId);
-      return result;
-    },
-    async deletePolicy(input) {
-      const justification = requireJustification(input.justification);
-      const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await load(trx, input.tenantId);
-        const existing = current.policies.find((p) => p.id === input.id);
-        if (!existing) throw new RampartError('not_found', { detail: `no policy "${input.id}"` });
-        const changeId = await recordChange(trx, { ...input, kind: 'policy', justification, summary: `removed policy ${input.id}`, added: [], removed: [existing], action: 'authz.policy.deleted', target: { type: 'authz_policy', id: input.id } });
-        await trx.deleteFrom('authz_policies').where('tenant_id', '=', input.tenantId).where('id', '=', input.id).execute();
-        return { changeId };
-      });
-      cache.delete(input.tenantId);
-      return result;
-    },
-    async putRule(input) {
-      const justification = requireJustification(input.justification);
+    setGrants: (input) => change(input, { kind: 'matrix', role: input.role, resource: input.resource, actions: input.actions }),
+    putPolicy: (input) => change(input, { kind: 'policy_put', id: input.id, cedar: input.cedar, description: input.description ?? '' }),
+    deletePolicy: (input) => change(input, { kind: 'policy_delete', id: input.id }),
+    putRule(input) {
       const parsed = attributeRuleSchema.safeParse(input.rule);
       if (!parsed.success) throw new RampartError('validation_failed', { detail: 'the rule is malformed', issues: parsed.error.issues.map((i) => ({ in: 'body', pointer: `/rule/${i.path.join('/')}`, message: i.message })) });
-      const rule = parsed.data;
-      const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await load(trx, input.tenantId);
-        compile(current, { rules: [...current.rules.filter((r) => r.id !== rule.id), rule] }); // 400 on an invalid rule
-        const previous = current.rules.filter((r) => r.id === rule.id);
-        const changeId = await recordChange(trx, { ...input, kind: 'rule', justification, summary: `${previous.length ? 'replaced' : 'added'} rule ${rule.id}`, added: [rule], removed: previous, action: 'authz.rule.updated', target: { type: 'authz_rule', id: rule.id } });
-        await trx.deleteFrom('authz_rules').where('tenant_id', '=', input.tenantId).where('id', '=', rule.id).execute();
-        await trx.insertInto('authz_rules').values({ tenant_id: input.tenantId, id: rule.id, definition: JSON.stringify(rule), change_id: changeId }).execute();
-        return { changeId };
-      });
-      cache.delete(input.tenantId);
-      return result;
+      return change(input, { kind: 'rule_put', rule: parsed.data });
     },
-    async deleteRule(input) {
-      const justification = requireJustification(input.justification);
-      const outcome = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx) => {
-        const current = await load(trx, input.tenantId);
-        const existing = current.rules.find((r) => r.id === input.id);
-        if (!existing) throw new RampartError('not_found', { detail: `no rule "${input.id}"` });
-        const changeId = await recordChange(trx, { ...input, kind: 'rule', justification, summary: `removed rule ${input.id}`, added: [], removed: [existing], action: 'authz.rule.deleted', target: { type: 'authz_rule', id: input.id } });
-        await trx.deleteFrom('authz_rules').where('tenant_id', '=', input.tenantId).where('id', '=', input.id).execute();
-        return { changeId };
-      });
-      cache.delete(input.tenantId);
-      return outcome;
+    deleteRule: (input) => change(input, { kind: 'rule_delete', id: input.id }),
+    approveChange,
+    async pendingChanges(tenantId) {
+      const rows = await withTenant(db, system(tenantId), (trx) => trx.selectFrom('authz_changes').select(['id', 'kind', 'summary', 'requested_by', 'justification', 'created_at']).where('status', '=', 'pending').orderBy('created_at').execute(), { readOnly: true });
+      return rows.map((r) => ({ id: r.id, kind: r.kind, summary: r.summary, requestedBy: r.requested_by, justification: r.justification, createdAt: r.created_at }));
     },
     invalidate: (tenantId) => void cache.delete(tenantId),
   };
