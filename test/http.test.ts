@@ -327,7 +327,7 @@ describe('HTTP edge', () => {
   describe('health', () => {
     it('/healthz and /readyz answer', async () => {
       expect((await inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok' });
-      expect((await inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+      expect((await inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok', policy_engine: 'ok' } });
     });
   });
 
