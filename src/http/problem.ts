@@ -28,10 +28,13 @@ const BY_STATUS: Record<number, ErrorCode> = {
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'not_acceptable',
+  408: 'request_timeout',
   409: 'conflict',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  431: 'headers_too_large',
   503: 'unavailable',
 };
 
@@ -77,8 +80,13 @@ export function toRampartError(error: unknown): RampartError {
   return new RampartError(status === 503 ? 'unavailable' : 'internal', { cause: error });
 }
 
+/**
+ * `instance` is the matched route's template (`/api/v1/apps/:app`), never the URL as sent: a
+ * problem document echoes nothing the caller wrote into the path or query.
+ */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: RampartError): FastifyReply {
-  const body = toProblem(error, { requestId: request.id, instance: request.url.split('?')[0] });
+  const template = request.is404 ? undefined : request.routeOptions.url;
+  const body = toProblem(error, { requestId: request.id, ...(template ? { instance: template } : {}) });
   if (error.status === 401) reply.header('www-authenticate', 'Bearer');
   // 429 and 503 may say when to come back (RFC 9110 Retry-After, whole seconds).
   const retryAfter = error.extensions?.retry_after_seconds;
@@ -99,6 +107,6 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, new RampartError('not_found', { detail: `no route for ${request.method} ${request.url.split('?')[0]}` })),
+    sendProblem(reply, request, new RampartError('not_found', { detail: `no route for this ${request.method} request` })),
   );
 }
