@@ -18,6 +18,7 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request', detail: 'the content length does not match the body' },
   FST_ERR_CTP_INVALID_TYPE: { code: 'unsupported_media_type', detail: 'the content type header is malformed' },
   FST_ERR_BAD_URL: { code: 'bad_request', detail: 'the URL is malformed' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri_too_long', detail: 'a path segment is too long' },
   FST_ERR_ASYNC_CONSTRAINT: { code: 'bad_request', detail: 'the request cannot be routed' },
 };
 
@@ -74,8 +75,10 @@ export function toRampartError(error: unknown): RampartError {
   if (error instanceof SyntaxError && 'body' in (error as object)) return new RampartError('malformed_json', { detail: 'the request body is not valid JSON', cause: error });
   const status = fastifyError.statusCode ?? fastifyError.status;
   if (status && status >= 400 && status < 500) {
-    // A 4xx raised by Fastify or a plugin: its message is about the request, not about internals.
-    return new RampartError(BY_STATUS[status] ?? 'bad_request', { detail: typeof fastifyError.message === 'string' ? fastifyError.message.slice(0, 300) : undefined, cause: error });
+    // A 4xx raised by a plugin: its message is about the request, not about internals. Fastify's
+    // own messages quote the URL or a header, so theirs is not passed on.
+    const isFastify = typeof fastifyError.code === 'string' && fastifyError.code.startsWith('FST_');
+    return new RampartError(BY_STATUS[status] ?? 'bad_request', { detail: !isFastify && typeof fastifyError.message === 'string' ? fastifyError.message.slice(0, 300) : undefined, cause: error });
   }
   return new RampartError(status === 503 ? 'unavailable' : 'internal', { cause: error });
 }

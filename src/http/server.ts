@@ -3,7 +3,7 @@ import { securityHeaders } from './security-headers.js';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { clientErrorHandler, installJsonParser, parseQuery } from './edge.js';
-import { installProblemHandlers } from './problem.js';
+import { installProblemHandlers, sendProblem, toRampartError } from './problem.js';
 import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type RegisteredRoute, type RouteDefinition } from './routes.js';
 
 export type ServerOptions = {
@@ -88,6 +88,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false, querystringParser: parseQuery },
     // Node's parser refuses a request (431, bad request line) before Fastify sees it: problem+json too.
     clientErrorHandler: clientErrorHandler(headers),
+    // Errors the router raises before any hook runs (bad percent-encoding, an over-long parameter).
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(headers);
+      reply.header('x-request-id', request.id);
+      return sendProblem(reply, request, toRampartError(error));
+    },
   };
   const app = (
     options.tls
