@@ -206,7 +206,8 @@ export function fuzzSuite(target: FuzzTarget, { runsPerOperation = 6 }: { runsPe
         for (const query of ['sort=constructor', 'sort=-__proto__', '__proto__=1', 'constructor=1', 'toString=1', 'hasOwnProperty[gte]=1']) {
           const response = await send(token, { method: 'GET', url: `/api/v1/apps/crm/company?${query}` });
           checkResponse(response, `${token ?? 'anonymous'} ?${query}`);
-          expect(response.statusCode, `${query}: ${response.body}`).toBe(token ? 400 : 401);
+          // zod drops a `__proto__` key when it copies the query (ignored); the others are no filter (400).
+          expect(response.statusCode, `${query}: ${response.body}`).toBe(!token ? 401 : query.startsWith('__proto__') ? 200 : 400);
         }
       }
     });
