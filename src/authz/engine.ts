@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as CedarWasm from '@cedar-policy/cedar-wasm/nodejs';
 import { RampartError } from '../core/index.js';
 
 /**
@@ -16,7 +17,7 @@ import { RampartError } from '../core/index.js';
  * load, created lazily, not shared across worker threads.
  */
 
-export type CedarModule = typeof import('@cedar-policy/cedar-wasm/nodejs');
+export type CedarModule = typeof CedarWasm;
 
 export class CedarEngineFault extends Error {
   constructor(cause: unknown) {
@@ -102,7 +103,7 @@ const require = createRequire(import.meta.url);
 /** Loads a fresh instance: the nodejs build instantiates its wasm when its file is evaluated. */
 export function loadCedarModule(): CedarModule {
   const path = require.resolve('@cedar-policy/cedar-wasm/nodejs');
-  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the only way to evaluate the file again
+  // The only way to have Node evaluate the file, and so instantiate the wasm, again.
   delete require.cache[path];
   return require(path) as CedarModule;
 }
