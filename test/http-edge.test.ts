@@ -3,7 +3,8 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Rampart } from '../src/app.js';
-import { defineRoute, INPUT_LIMITS, jsonDepthExceeds } from '../src/http/index.js';
+import { jsonDepthExceeds } from '../src/core/index.js';
+import { defineRoute, INPUT_LIMITS } from '../src/http/index.js';
 import { testRampart } from './support/rampart.js';
 
 /**

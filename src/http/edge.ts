@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { parse as parseQueryString } from 'node:querystring';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ERROR_CATALOGUE, problemType, RampartError, type ErrorCode } from '../core/index.js';
+import { ERROR_CATALOGUE, jsonDepthExceeds, problemType, RampartError, type ErrorCode } from '../core/index.js';
 
 /**
  * The bounds every request meets before any handler (issue 12 §4): what one caller sends cannot
@@ -17,31 +17,6 @@ export const INPUT_LIMITS = {
   /** Characters of the request target (path and query). Node's 16 KB header limit answers 431 above. */
   urlLength: 8_192,
 } as const;
-
-/**
- * How deep a JSON text nests, found by a flat scan (a recursive check would itself overflow on the
- * input it exists to refuse). Brackets inside strings do not count; the text need not be valid,
- * JSON.parse judges that afterwards.
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0;
-  let isInString = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const code = text.charCodeAt(i);
-    if (isInString) {
-      if (code === 0x5c) i += 1; // backslash: skip the escaped character
-      else if (code === 0x22) isInString = false;
-    } else if (code === 0x22) {
-      isInString = true;
-    } else if (code === 0x5b || code === 0x7b) {
-      depth += 1;
-      if (depth > limit) return true;
-    } else if (code === 0x5d || code === 0x7d) {
-      depth -= 1;
-    }
-  }
-  return false;
-}
 
 /**
  * Query strings parse into null-prototype objects (`querystring.parse` makes them), so
