@@ -67,7 +67,7 @@ describe('AZ-2 tenant Cedar is bounded before it reaches the engine', () => {
           expect((error as RampartError).code).toBe('validation_failed');
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 25 },
     );
     expect(cedarEngine().health().faults).toBe(before);
   });
