@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
-import { authzRoutes, platformRoutes, catalogueAuthorizer, checkPlatformRoutes, createAuthz, createPlatformOperators, platformAuthorizer, policyAuthorizer, runDriftForAllTenants, type Authz, type PlatformOperators } from './authz/index.js';
+import { authzRoutes, cedarEngine, platformRoutes, catalogueAuthorizer, checkPlatformRoutes, createAuthz, createPlatformOperators, platformAuthorizer, policyAuthorizer, runDriftForAllTenants, type Authz, type PlatformOperators } from './authz/index.js';
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
@@ -256,6 +256,8 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
             },
           },
           ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
+          // A faulted Cedar instance is replaced on its next call; this fails while none answers.
+          { name: 'policy_engine', check: async () => cedarEngine().probe() },
         ],
       }),
       ...tenantRoutes({ db }),

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { AuthorizationAnswer, EntityJson, EntityUidJson } from '@cedar-policy/cedar-wasm/nodejs';
+import { RampartError } from '../core/index.js';
+import { CedarEngineFault, cedarEngine } from './engine.js';
 import { actionId, type CedarSchema } from './schema.js';
 import type { AuthzRequest, Decision, RecordAttribute } from './types.js';
 
@@ -41,12 +42,18 @@ export function preparsedIds(policies: Record<string, string>, schema: CedarSche
   return { policySetId: `rampart-policies:${digest(policies)}`, schemaName: `rampart-schema:${digest(schema)}` };
 }
 
-/** Parses the policy set and schema once into cedar-wasm's thread-local cache. */
+/**
+ * Parses the policy set and schema into the engine's current instance, once per instance: a
+ * replaced instance (after a fault, see engine.ts) gets them again on first use.
+ */
 export function preparse(policies: Record<string, string>, schema: CedarSchema, ids: Preparsed): void {
-  const parsed = cedar.preparsePolicySet(ids.policySetId, { staticPolicies: policies });
-  if (parsed.type === 'failure') throw new Error(`cedar refused the policy set: ${parsed.errors.map((error) => error.message).join('; ')}`);
-  const parsedSchema = cedar.preparseSchema(ids.schemaName, schema);
-  if (parsedSchema.type === 'failure') throw new Error(`cedar refused the schema: ${parsedSchema.errors.map((error) => error.message).join('; ')}`);
+  cedarEngine().ensurePreparsed(`${ids.policySetId} ${ids.schemaName}`, (cedar) => {
+    const parsed = cedar.preparsePolicySet(ids.policySetId, { staticPolicies: policies });
+    // The set validated before it got here: a refusal now is a bug of ours, not bad input.
+    if (parsed.type === 'failure') throw new RampartError('internal', { detail: `cedar refused the policy set: ${parsed.errors.map((error) => error.message).join('; ')}` });
+    const parsedSchema = cedar.preparseSchema(ids.schemaName, schema);
+    if (parsedSchema.type === 'failure') throw new RampartError('internal', { detail: `cedar refused the schema: ${parsedSchema.errors.map((error) => error.message).join('; ')}` });
+  });
 }
 
 const digest = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
@@ -101,11 +108,17 @@ export function cedarDecide(set: CedarPolicySet, request: AuthzRequest, entities
     entities,
     validateRequest,
   };
-  const answer =
-    options.api === 'stateless'
-      ? cedar.isAuthorized({ ...call, policies: { staticPolicies: set.policies }, ...(validateRequest ? { schema: set.schema } : {}) })
-      : cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: set.preparsed.policySetId, ...(validateRequest ? { preparsedSchemaName: set.preparsed.schemaName } : {}) });
-  return toDecision(answer);
+  try {
+    if (options.api === 'stateless') {
+      return toDecision(cedarEngine().run((cedar) => cedar.isAuthorized({ ...call, policies: { staticPolicies: set.policies }, ...(validateRequest ? { schema: set.schema } : {}) })));
+    }
+    preparse(set.policies, set.schema, set.preparsed);
+    return toDecision(cedarEngine().run((cedar) => cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: set.preparsed.policySetId, ...(validateRequest ? { preparsedSchemaName: set.preparsed.schemaName } : {}) })));
+  } catch (error) {
+    // Contained per call: the engine replaced its instance; this one request is denied (fail closed).
+    if (error instanceof CedarEngineFault) return { allowed: false, reason: `cedar: engine fault (${error.message.slice(0, 120)})`, policyIds: [], engine: 'cedar' };
+    throw error;
+  }
 }
 
 function toDecision(answer: AuthorizationAnswer): Decision {

@@ -1,7 +1,7 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { RampartError } from '../core/index.js';
 import { guardWasmInlining, preparse, preparsedIds, type Preparsed } from './cedar.js';
 import { parseCustomPolicies, type CustomPolicy } from './custom.js';
+import { cedarEngine } from './engine.js';
 import { buildIndex, evaluate, type DecisionIndex } from './fast.js';
 import { cedarString, generatePolicies } from './policies.js';
 import { cedarSchema, type CedarSchema } from './schema.js';
@@ -90,7 +90,7 @@ export function compilePolicySet(input: PolicySetInput): CompiledPolicySet {
 
 /** The generated policies must validate; if they do not, the generator is wrong (a bug, not bad input). */
 function assertValid(policies: Record<string, string>, schema: CedarSchema): void {
-  const answer = cedar.validate({ schema, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
+  const answer = cedarEngine().run((cedar) => cedar.validate({ schema, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } }));
   const problems =
     answer.type === 'failure' ? answer.errors.map((error) => error.message) : answer.validationErrors.map((error) => `${error.policyId}: ${error.error.message}`);
   if (problems.length) throw new RampartError('internal', { detail: `generated Cedar policies failed validation: ${problems.join('; ')}` });

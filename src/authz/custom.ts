@@ -1,6 +1,7 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { DetailedError, EntityUidJson, PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { FieldIssue } from '../core/index.js';
+import { cedarEngine, refuseFaultingPolicy, type CedarModule } from './engine.js';
+import { cedarLimitIssues } from './limits.js';
 import type { CedarSchema } from './schema.js';
 import { invalid } from './validate.js';
 
@@ -29,6 +30,18 @@ const POINTER = '/customPolicies';
 
 export function parseCustomPolicies(text: string, schema: CedarSchema): { policies: CustomPolicy[]; warnings: string[] } {
   if (!text.trim()) return { policies: [], warnings: [] };
+  // Bounded before the engine sees a byte (limits.ts); a fault that still happens is contained
+  // (engine.ts) and refuses the text rather than failing the request.
+  const overLimit = cedarLimitIssues(text);
+  if (overLimit.length) throw invalid(overLimit);
+  try {
+    return cedarEngine().run((cedar) => parseWith(cedar, text, schema));
+  } catch (error) {
+    return refuseFaultingPolicy(error, POINTER);
+  }
+}
+
+function parseWith(cedar: CedarModule, text: string, schema: CedarSchema): { policies: CustomPolicy[]; warnings: string[] } {
   // Parsing as a static set also refuses templates (`?principal` slots): a tenant links nothing.
   const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
   if (parsed.type === 'failure') throw invalid(parsed.errors.map((error) => issue(text, 'syntax error', error)));
@@ -38,7 +51,7 @@ export function parseCustomPolicies(text: string, schema: CedarSchema): { polici
   // policySetTextToParts returns the policies sorted by their generated ids (policy0, policy1,
   // policy10, ...): undo that sort to recover each policy's position in the text.
   const positions = parts.policies.map((_, index) => `policy${index}`).sort().map(positionOf);
-  const policies = parts.policies.map((policyText, index) => describe(policyText, positions[index] ?? index)).sort((a, b) => a.position - b.position);
+  const policies = parts.policies.map((policyText, index) => describe(cedar, policyText, positions[index] ?? index)).sort((a, b) => a.position - b.position);
   const idAt = (cedarId: string): string => policies[positionOf(cedarId)]?.id ?? customId(positionOf(cedarId));
 
   const validation = cedar.validate({ schema, policies: { staticPolicies: text }, validationSettings: { mode: 'strict' } });
@@ -65,7 +78,7 @@ export function parseCustomPolicies(text: string, schema: CedarSchema): { polici
 const positionOf = (cedarId: string): number => Number(cedarId.replace(/^policy/, ''));
 const customId = (label: string | number): string => `custom:${label}`;
 
-function describe(text: string, position: number): CustomPolicy & { position: number } {
+function describe(cedar: CedarModule, text: string, position: number): CustomPolicy & { position: number } {
   const json = cedar.policyToJson(text);
   if (json.type === 'failure') throw invalid(json.errors.map((error) => issue(text, 'syntax error', error)));
   const policy: PolicyJson = json.json;

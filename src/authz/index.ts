@@ -10,6 +10,8 @@ export { matrixCases, negativeMatrixCases, type MatrixCase } from './cases.js';
 export { cedarSchema, actionId, type CedarSchema } from './schema.js';
 export { requestEntities, guardWasmInlining, type CedarCallOptions } from './cedar.js';
 export type { CustomPolicy } from './custom.js';
+export { cedarEngine, CedarEngineFault, type CedarEngine, type EngineHealth } from './engine.js';
+export { CEDAR_LIMITS } from './limits.js';
 export { policySetInputSchema, attributeRuleSchema, conditionSchema, resourceDefinitionSchema, matrixSchema } from './schemas.js';
 export * from './types.js';
 // Storage, service, drift and routes (integration with db, audit and http).

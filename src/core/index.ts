@@ -7,3 +7,4 @@ export * from './clock.js';
 export * from './crypto.js';
 export * from './keyring.js';
 export * from './justification.js';
+export * from './nesting.js';

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/index.js';
+import { RampartError } from '../core/index.js';
 import type { DashboardBundle, DashboardFile } from './bundle.js';
 
 /**
@@ -32,7 +33,10 @@ const sendFile = (request: FastifyRequest, reply: FastifyReply, file: DashboardF
   return reply.send(file.body);
 };
 
-const notFound = (reply: FastifyReply) => reply.code(404).type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send('not found');
+/** Like every other error, problem+json (invariant 7). */
+const notFound = (): never => {
+  throw new RampartError('not_found', { detail: 'no such file' });
+};
 
 export function dashboardRoutes({ bundle }: { bundle: DashboardBundle | undefined }): RouteDefinition[] {
   const sendIndex = (request: FastifyRequest, reply: FastifyReply) => {
@@ -62,7 +66,7 @@ export function dashboardRoutes({ bundle }: { bundle: DashboardBundle | undefine
       params: z.strictObject({ name: z.string().max(200) }),
       handler: async ({ params, request, reply }) => {
         const file = bundle?.assets.get(params.name);
-        if (!file) return notFound(reply);
+        if (!file) return notFound();
         return sendFile(request, reply, file, file.isHashed ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
       },
     }),
@@ -74,7 +78,7 @@ export function dashboardRoutes({ bundle }: { bundle: DashboardBundle | undefine
       handler: async ({ request, reply }) => {
         const path = request.url.split('?')[0]!;
         // Anything shaped like a file that the allowlist does not hold is missing, not a client route.
-        if (/\.[A-Za-z0-9]{1,8}$/.test(path)) return notFound(reply);
+        if (/\.[A-Za-z0-9]{1,8}$/.test(path)) return notFound();
         return sendIndex(request, reply);
       },
     }),

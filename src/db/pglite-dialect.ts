@@ -281,7 +281,15 @@ class PGliteConnection implements DatabaseConnection {
   #serialize(value: unknown, oid: number): string | null {
     if (value === null || value === undefined) return null;
     const serializer = this.#pg.serializers[oid];
-    return serializer ? serializer(value) : typeof value === 'string' ? value : String(value);
+    if (!serializer) return typeof value === 'string' ? value : String(value);
+    try {
+      return serializer(value);
+    } catch (error) {
+      // PGlite's serializers throw a bare Error for a value of the wrong JS type (a boolean bound
+      // where the statement wants a timestamptz); PostgreSQL refuses the same value with a
+      // SQLSTATE of class 22. Answer as PostgreSQL does, so both databases give a 400, not a 500.
+      throw Object.assign(new Error(`a parameter does not fit its declared type (oid ${oid})`), { code: '22P02', cause: error });
+    }
   }
 
   // eslint-disable-next-line require-yield

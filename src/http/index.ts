@@ -4,6 +4,7 @@ export type { RouteAuth, RouteDefinition, RouteContext, Principal, Authenticator
 export { healthRoutes, type ReadinessCheck } from './health.js';
 export { tenantRoutes } from './tenant-routes.js';
 export { toRampartError, PROBLEM_CONTENT_TYPE, installProblemHandlers } from './problem.js';
+export { INPUT_LIMITS } from './edge.js';
 export { buildOpenApiDocument, openApiRoute } from './openapi.js';
 export { requestContext, actorOf, withCaller } from './context.js';
 export { requireFreshAuth, assertFreshAuth, isFreshAuth, factorProvenAt, stepUpRequiredProblem, type FreshAuthRequirement, type FreshFactor, type AuthenticationFacts } from './step-up.js';

@@ -18,6 +18,7 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request', detail: 'the content length does not match the body' },
   FST_ERR_CTP_INVALID_TYPE: { code: 'unsupported_media_type', detail: 'the content type header is malformed' },
   FST_ERR_BAD_URL: { code: 'bad_request', detail: 'the URL is malformed' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri_too_long', detail: 'a path segment is too long' },
   FST_ERR_ASYNC_CONSTRAINT: { code: 'bad_request', detail: 'the request cannot be routed' },
 };
 
@@ -28,10 +29,13 @@ const BY_STATUS: Record<number, ErrorCode> = {
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'not_acceptable',
+  408: 'request_timeout',
   409: 'conflict',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  431: 'headers_too_large',
   503: 'unavailable',
 };
 
@@ -71,14 +75,21 @@ export function toRampartError(error: unknown): RampartError {
   if (error instanceof SyntaxError && 'body' in (error as object)) return new RampartError('malformed_json', { detail: 'the request body is not valid JSON', cause: error });
   const status = fastifyError.statusCode ?? fastifyError.status;
   if (status && status >= 400 && status < 500) {
-    // A 4xx raised by Fastify or a plugin: its message is about the request, not about internals.
-    return new RampartError(BY_STATUS[status] ?? 'bad_request', { detail: typeof fastifyError.message === 'string' ? fastifyError.message.slice(0, 300) : undefined, cause: error });
+    // A 4xx raised by a plugin: its message is about the request, not about internals. Fastify's
+    // own messages quote the URL or a header, so theirs is not passed on.
+    const isFastify = typeof fastifyError.code === 'string' && fastifyError.code.startsWith('FST_');
+    return new RampartError(BY_STATUS[status] ?? 'bad_request', { detail: !isFastify && typeof fastifyError.message === 'string' ? fastifyError.message.slice(0, 300) : undefined, cause: error });
   }
   return new RampartError(status === 503 ? 'unavailable' : 'internal', { cause: error });
 }
 
+/**
+ * `instance` is the matched route's template (`/api/v1/apps/:app`), never the URL as sent: a
+ * problem document echoes nothing the caller wrote into the path or query.
+ */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: RampartError): FastifyReply {
-  const body = toProblem(error, { requestId: request.id, instance: request.url.split('?')[0] });
+  const template = request.is404 ? undefined : request.routeOptions.url;
+  const body = toProblem(error, { requestId: request.id, ...(template ? { instance: template } : {}) });
   if (error.status === 401) reply.header('www-authenticate', 'Bearer');
   // 429 and 503 may say when to come back (RFC 9110 Retry-After, whole seconds).
   const retryAfter = error.extensions?.retry_after_seconds;
@@ -99,6 +110,6 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, request, problem);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, new RampartError('not_found', { detail: `no route for ${request.method} ${request.url.split('?')[0]}` })),
+    sendProblem(reply, request, new RampartError('not_found', { detail: `no route for this ${request.method} request` })),
   );
 }

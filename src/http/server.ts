@@ -2,7 +2,8 @@ import type { Server as Server_ } from 'node:https';
 import { securityHeaders } from './security-headers.js';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
-import { installProblemHandlers } from './problem.js';
+import { clientErrorHandler, installJsonParser, parseQuery } from './edge.js';
+import { installProblemHandlers, sendProblem, toRampartError } from './problem.js';
 import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type RegisteredRoute, type RouteDefinition } from './routes.js';
 
 export type ServerOptions = {
@@ -50,32 +51,6 @@ const requestSerializer = (request: { id: string; method: string; url: string; i
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
   const { config } = options;
-  const httpLog = options.log.child({}, { serializers: { req: requestSerializer, res: (reply: { statusCode: number }) => ({ status: reply.statusCode }) } });
-  const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: httpLog,
-    genReqId: (raw) => requestId(raw.headers['x-request-id']),
-    bodyLimit: config.http.bodyLimitBytes,
-    trustProxy: config.http.trustProxy,
-    // Slow clients (slowloris) cannot hold a connection open forever.
-    requestTimeout: config.http.requestTimeoutMs,
-    connectionTimeout: config.http.requestTimeoutMs + 5_000,
-    keepAliveTimeout: 5_000,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false },
-  };
-  const app = (
-    options.tls
-      ? Fastify({ ...(fastifyOptions as unknown as FastifyHttpsOptions<Server_>), https: { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } })
-      : Fastify(fastifyOptions)
-  ) as unknown as FastifyInstance;
-
-  const routeTable = enforceRouteDeclarations(app);
-  installProblemHandlers(app);
-  app.setReplySerializer(stringifyJson);
-  // An API of JSON only: a text/plain body is refused (415) rather than half-understood.
-  app.removeContentTypeParser('text/plain');
-
   const headers = securityHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -98,11 +73,47 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
   });
+  const httpLog = options.log.child({}, { serializers: { req: requestSerializer, res: (reply: { statusCode: number }) => ({ status: reply.statusCode }) } });
+  const fastifyOptions: FastifyServerOptions = {
+    loggerInstance: httpLog,
+    genReqId: (raw) => requestId(raw.headers['x-request-id']),
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    // Slow clients (slowloris) cannot hold a connection open forever.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.requestTimeoutMs + 5_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false, querystringParser: parseQuery },
+    // Node's parser refuses a request (431, bad request line) before Fastify sees it: problem+json too.
+    clientErrorHandler: clientErrorHandler(headers),
+    // Errors the router raises before any hook runs (bad percent-encoding, an over-long parameter).
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(headers);
+      reply.header('x-request-id', request.id);
+      return sendProblem(reply, request, toRampartError(error));
+    },
+  };
+  const app = (
+    options.tls
+      ? Fastify({ ...(fastifyOptions as unknown as FastifyHttpsOptions<Server_>), https: { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' } })
+      : Fastify(fastifyOptions)
+  ) as unknown as FastifyInstance;
+
+  const routeTable = enforceRouteDeclarations(app);
+  installProblemHandlers(app);
+  app.setReplySerializer(stringifyJson);
+  // An API of JSON only: a text/plain body is refused (415) rather than half-understood.
+  app.removeContentTypeParser('text/plain');
+
   // First thing on every request, so error replies and hijacked ones (OIDC) carry them too.
   app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers);
     done();
   });
+  // JSON depth, URL length (issue 12 §4); after the headers so the refusal carries them.
+  installJsonParser(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), payment=()');

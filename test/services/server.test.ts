@@ -44,7 +44,7 @@ describe.skipIf(missing.length > 0)('a whole Rampart on PostgreSQL and Redis', (
   it('migrates at start in development and reports ready with database, migrations and redis', async () => {
     const response = await rampart.server.app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'ok' } });
+    expect(response.json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok', redis: 'ok', policy_engine: 'ok' } });
   });
 
   it('DE-2 requests run as the login role rampart_app, which cannot switch to the owner', async () => {

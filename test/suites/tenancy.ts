@@ -2,6 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKekRing, createLogger, generateKeyMaterial, kekId, RampartError } from '../../src/core/index.js';
 import { createJobQueue, createTenant, envelopeFor, execScript, findRlsViolations, readAsTenant, withTenant, type Database, type Tenant } from '../../src/db/index.js';
+import { toRampartError } from '../../src/http/index.js';
 import type { DbHarness } from './harness.js';
 
 const ring = (() => {
@@ -75,6 +76,14 @@ export function tenancySuite(harness: DbHarness): void {
       expect(seen.jobs).toHaveLength(2);
       expect(seen.jobs.every((j) => j.tenant_id === a.id)).toBe(true);
       expect(Number(seen.raw)).toBe(2);
+    });
+
+    it('invariant 7 a parameter of the wrong type is a value error (400) on both databases, not a 500', async () => {
+      for (const [value, type] of [[true, 'timestamptz'], ['x', 'boolean'], [[1], 'uuid'], [{ a: 1 }, 'bigint']] as const) {
+        const error: unknown = await withTenant(db, asUser(a), (trx) => sql`select cast(${value} as ${sql.raw(type)}) as x`.execute(trx)).then(() => undefined, (e: unknown) => e);
+        expect(error, `${JSON.stringify(value)} as ${type}`).toBeDefined();
+        expect(toRampartError(error).status, `${JSON.stringify(value)} as ${type}: ${String(error)}`).toBe(400);
+      }
     });
 
     it('DE-2 writes cannot reach another tenant: insert refused, update and delete touch nothing', async () => {

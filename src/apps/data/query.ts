@@ -23,12 +23,16 @@ export type Filter = { column: string; op: Op; value: unknown; field?: FieldSpec
 export type Sort = { column: string; descending: boolean; cast: string };
 export type ListQuery = { filters: Filter[]; sort: Sort; limit: number; after?: { value: unknown; id: string } };
 
-const SYSTEM_FIELDS: Record<string, Pick<FieldSpec, 'type'> & { cast: string }> = {
-  id: { type: 'reference', cast: 'uuid' },
-  owner_id: { type: 'text', cast: 'text' },
-  created_at: { type: 'datetime', cast: 'timestamptz' },
-  updated_at: { type: 'datetime', cast: 'timestamptz' },
-};
+/**
+ * A Map, not an object literal: keys come from the query string, and `SYSTEM_FIELDS['constructor']`
+ * on a literal is Object's constructor (issue 12 §4: `?sort=constructor` was a 500).
+ */
+const SYSTEM_FIELDS: ReadonlyMap<string, Pick<FieldSpec, 'type'> & { cast: string }> = new Map([
+  ['id', { type: 'reference', cast: 'uuid' }],
+  ['owner_id', { type: 'text', cast: 'text' }],
+  ['created_at', { type: 'datetime', cast: 'timestamptz' }],
+  ['updated_at', { type: 'datetime', cast: 'timestamptz' }],
+] as const);
 
 const issue = (pointer: string, message: string): FieldIssue => ({ in: 'query', pointer, message });
 
@@ -67,7 +71,7 @@ export function parseListQuery(resource: ResourceSpec, query: Record<string, unk
       continue;
     }
     const field = fields.get(column);
-    const system = SYSTEM_FIELDS[column];
+    const system = SYSTEM_FIELDS.get(column);
     if (!field && !system) {
       issues.push(issue(pointer, `${resource.name} has no field "${column}"`));
       continue;
@@ -98,7 +102,7 @@ export function parseListQuery(resource: ResourceSpec, query: Record<string, unk
   }
   const sort = parseSort(resource, sortText, fields, options.hidden, issues);
   let after: ListQuery['after'];
-  if (cursor !== undefined && sort) after = decodeCursor(cursor, sortText, issues);
+  if (cursor !== undefined && sort) after = decodeCursor(cursor, sortText, sort, issues);
   if (issues.length || !sort) {
     const first = issues[0];
     throw new RampartError('validation_failed', { detail: first ? `query ${first.pointer}: ${first.message}` : 'invalid list query', issues });
@@ -116,7 +120,7 @@ function coerce(field: Pick<FieldSpec, 'type'>, raw: string): unknown {
 function parseSort(resource: ResourceSpec, text: string, fields: Map<string, FieldSpec>, hidden: ReadonlySet<string>, issues: FieldIssue[]): Sort | undefined {
   const descending = text.startsWith('-');
   const column = descending ? text.slice(1) : text;
-  const system = SYSTEM_FIELDS[column];
+  const system = SYSTEM_FIELDS.get(column);
   if (system) return { column, descending, cast: system.cast };
   const field = fields.get(column);
   // Keyset pagination needs a total order: only required (never null), plaintext, visible fields sort.
@@ -132,10 +136,38 @@ export function encodeCursor(sortText: string, value: unknown, id: string): stri
   return Buffer.from(JSON.stringify([sortText, v, id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string, sortText: string, issues: FieldIssue[]): ListQuery['after'] {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const NUMERIC = /^-?\d{1,30}(\.\d{1,30})?$/;
+
+/**
+ * The cursor's sort value must have the sort column's type before it is cast in SQL: a boolean
+ * cast to timestamptz is a server error on one database and a value error on the other, and a
+ * cursor is caller input like any other (issue 12 §4).
+ */
+function fitsSort(cast: string, value: unknown): boolean {
+  switch (cast.startsWith('numeric') ? 'numeric' : cast) {
+    case 'uuid':
+      return typeof value === 'string' && UUID.test(value);
+    case 'text':
+      return typeof value === 'string';
+    case 'timestamptz':
+    case 'date':
+      return typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value));
+    case 'bigint':
+      return (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value));
+    case 'numeric':
+      return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && NUMERIC.test(value));
+    case 'boolean':
+      return typeof value === 'boolean';
+    default:
+      return false;
+  }
+}
+
+function decodeCursor(cursor: string, sortText: string, sort: Sort, issues: FieldIssue[]): ListQuery['after'] {
   try {
     const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(decoded) && decoded.length === 3 && decoded[0] === sortText && typeof decoded[2] === 'string' && /^[0-9a-f-]{36}$/.test(decoded[2]) && ['string', 'number', 'boolean'].includes(typeof decoded[1])) {
+    if (Array.isArray(decoded) && decoded.length === 3 && decoded[0] === sortText && typeof decoded[2] === 'string' && UUID.test(decoded[2]) && fitsSort(sort.cast, decoded[1])) {
       return { value: decoded[1], id: decoded[2] };
     }
   } catch {

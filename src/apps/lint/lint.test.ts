@@ -23,6 +23,11 @@ describe('app spec linter (DA-1, AZ-1)', () => {
     expect(() => parseSpecText('a: &x [1]\nb: *x\n')).toThrow();
   });
 
+  it('invariant 7 refuses spec text nested deeper than 64 levels before the YAML parser recurses', () => {
+    expect(() => parseSpecText(`a: ${'['.repeat(10_000)}${']'.repeat(10_000)}`)).toThrow('spec nests deeper than 64 levels');
+    expect(parseSpecText(`a: ${'['.repeat(10)}${']'.repeat(10)}\nb: "[[[["`)).toMatchObject({ b: '[[[[' });
+  });
+
   it('DA-1 a field without a data class', () => {
     const spec = crm();
     delete spec.resources[1]!.fields[2]!.class;

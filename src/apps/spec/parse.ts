@@ -1,12 +1,17 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../../audit/index.js';
-import { sha256Hex } from '../../core/index.js';
+import { jsonDepthExceeds, sha256Hex } from '../../core/index.js';
 import { appSpecSchema, type AppSpec } from './schema.js';
+
+const SPEC_DEPTH = 64;
 
 /** Spec text (YAML or JSON; JSON is YAML) to a plain value. Throws a readable Error on bad syntax. */
 export function parseSpecText(text: string): unknown {
   if (text.length > 1_000_000) throw new Error('spec is larger than 1 MB');
+  // The YAML parser recurses into flow collections (`[[[…`): bounded first, like JSON bodies. A
+  // valid spec nests a handful of levels; the count errs high on brackets in plain scalars only.
+  if (jsonDepthExceeds(text, SPEC_DEPTH)) throw new Error(`spec nests deeper than ${SPEC_DEPTH} levels`);
   // Aliases are refused: an alias bomb expands a small file into gigabytes.
   return parseYaml(text, { maxAliasCount: 0, prettyErrors: true, uniqueKeys: true });
 }

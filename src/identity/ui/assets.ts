@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../../http/index.js';
+import { RampartError } from '../../core/index.js';
 
 /**
  * Static assets of the hosted login pages. The CSP allows scripts and styles from 'self' only, so
@@ -76,7 +77,7 @@ export function assetRoutes(assets: AssetCatalog): RouteDefinition[] {
       query: z.looseObject({ v: z.string().max(64).optional().catch(undefined) }),
       handler: async ({ params, query, reply }) => {
         const asset = assets.get(params.name);
-        if (!asset) return reply.code(404).type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send('not found');
+        if (!asset) throw new RampartError('not_found', { detail: 'no such asset' });
         const isVersioned = query.v === asset.hash;
         return reply
           .type(asset.contentType)
