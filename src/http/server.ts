@@ -3,7 +3,7 @@ import { securityHeaders } from './security-headers.js';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { installProblemHandlers } from './problem.js';
-import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type RegisteredRoute, type RouteDefinition } from './routes.js';
+import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type DenialReporter, type RegisteredRoute, type RouteDefinition } from './routes.js';
 
 export type ServerOptions = {
   config: RampartConfig;
@@ -11,6 +11,8 @@ export type ServerOptions = {
   routes: RouteDefinition[];
   authenticate?: Authenticator;
   authorize?: Authorizer;
+  /** Told of every 403/404 a declared route sends to an authenticated principal (denied attempts are audited). */
+  onDenied?: DenialReporter;
   /**
    * Handlers that need the raw request (the OIDC provider reads its own bodies). Each registers its
    * routes in its own encapsulated scope; the deny-by-default guard still sees every one of them.
@@ -109,7 +111,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
-  const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly };
+  const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly, ...(options.onDenied ? { onDenied: options.onDenied } : {}) };
   for (const route of options.routes) registerRoute(app, services, route);
   for (const mount of options.mounts ?? []) await mount(app);
   await app.ready();
