@@ -181,7 +181,8 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       if (drifted) log.warn({ tenants: drifted }, 'permission drift found');
     });
     const derived = (info: string) => Buffer.from(hkdfSync('sha256', identityPepper.reveal(), 'rampart', info, 32));
-    const throttleStore = redis ? ({ kind: 'redis', client: redis } as const) : ({ kind: 'memory' } as const);
+    // ID-9: every key under the configured namespace, the global failure counter and under-attack flag included.
+    const throttleStore = redis ? ({ kind: 'redis', client: redis, keyPrefix: `${config.redis.keyPrefix}:throttle` } as const) : ({ kind: 'memory' } as const);
     const throttle = createThrottle({
       store: throttleStore,
       keySecret: derived('throttle-keys'),
@@ -257,7 +258,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       }),
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
-      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis }) }),
+      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis, keyPrefix: `${config.redis.keyPrefix}:apps-public-read` }) }),
       ...identityRoutes({ ...identity, revokeOidcGrants: (userId) => revokeAccountPayloads(db, userId) }),
       ...outboxRoutes({ mailer, env: config.env }),
       ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),
