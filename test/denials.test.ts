@@ -59,7 +59,7 @@ describe('AZ-2 MO-2 every route audits its denials (generated from the route tab
       expect(events[0], label).toMatchObject({
         action: 'authz.denied',
         target_type: route.auth.resource,
-        target_id: route.url.includes(':id') ? RECORD_ID : null,
+        target_id: /:(id|clientId)\b/.test(route.url) ? RECORD_ID : null,
         ip: '127.0.0.1',
         device_id: 'device-7',
         user_agent: 'scanner/1.0',

@@ -103,7 +103,7 @@ export type Denial = {
   principal: Principal;
   action: string;
   resource: string;
-  /** The route's `:id` path parameter, when it has one. */
+  /** The record the route names: its `:id` (or `:clientId`) path parameter, when it has one. */
   recordId?: string | undefined;
   route: string;
   /** The path as requested, without its query string (it names the concrete app resource and ids). */
@@ -165,7 +165,8 @@ async function authorize(auth: { action: string; resource: string }, services: P
 async function reportDenial(report: DenialReporter, auth: { action: string; resource: string }, principal: Principal, request: FastifyRequest, error: unknown): Promise<void> {
   const problem = toRampartError(error);
   if (problem.status !== 403 && problem.status !== 404) return;
-  const id = (request.params as { id?: unknown } | undefined)?.id;
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const id = params.id ?? params.clientId;
   const reason = problem.extensions?.reason;
   try {
     await report({
