@@ -127,7 +127,8 @@ function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part
 
 /**
  * The request pipeline, one row per step:
- * authenticate -> resolve tenant -> authorize -> step-up freshness -> validate -> handle. (Audit joins with its module.)
+ * authenticate -> resolve tenant -> authorize -> step-up freshness -> validate -> handle.
+ * A 403/404 out of any step after authentication is reported as a denial (registerRoute).
  */
 async function runPipeline(route: RouteDefinition, services: PipelineServices, principal: Principal | null, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (principal && !('public' in route.auth)) await authorize(route.auth, services, principal, request);
