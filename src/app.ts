@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
+import { auditRoutes, createAuditLog, createDenialRecorder, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
 import { authzRoutes, cedarEngine, platformRoutes, catalogueAuthorizer, checkPlatformRoutes, createAuthz, createPlatformOperators, platformAuthorizer, policyAuthorizer, runDriftForAllTenants, type Authz, type PlatformOperators } from './authz/index.js';
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
@@ -38,7 +38,7 @@ import {
   type SecretsProvider,
 } from './core/index.js';
 import { createJobQueue, createTenant, findTenantBySlug, migrate, migrationStatus, migrations as builtInMigrations, MigrationError, openDatabase, unsafeAsSystem, type Database, type JobQueue, type Migration, type Tenant } from './db/index.js';
-import { buildServer, healthRoutes, openApiRoute, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
+import { actorOf, buildServer, healthRoutes, openApiRoute, requestContext, tenantRoutes, type Authenticator, type Authorizer, type RouteDefinition, type Server } from './http/index.js';
 
 /**
  * The composition root: the one place that builds services and wires them together. No module
@@ -184,7 +184,8 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       if (drifted) log.warn({ tenants: drifted }, 'permission drift found');
     });
     const derived = (info: string) => Buffer.from(hkdfSync('sha256', identityPepper.reveal(), 'rampart', info, 32));
-    const throttleStore = redis ? ({ kind: 'redis', client: redis } as const) : ({ kind: 'memory' } as const);
+    // ID-9: every key under the configured namespace, the global failure counter and under-attack flag included.
+    const throttleStore = redis ? ({ kind: 'redis', client: redis, keyPrefix: `${config.redis.keyPrefix}:throttle` } as const) : ({ kind: 'memory' } as const);
     const throttle = createThrottle({
       store: throttleStore,
       keySecret: derived('throttle-keys'),
@@ -262,7 +263,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       }),
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
-      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis }) }),
+      ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis, keyPrefix: `${config.redis.keyPrefix}:apps-public-read` }) }),
       ...identityRoutes({ ...identity, revokeOidcGrants: (userId) => revokeAccountPayloads(db, userId) }),
       ...outboxRoutes({ mailer, env: config.env }),
       ...platformRoutes({ platform }),
@@ -275,13 +276,17 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       ...(options.routes ?? []),
     ];
     checkPlatformRoutes(routes);
+    // AZ-2, MO-2: every denial the pipeline sends is audited in its own transaction, rate-limited per principal.
+    const denials = createDenialRecorder({ db, audit, log });
     const server = await buildServer({
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
       authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: identityClock, proofClock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock, cache: sessionCache })),
       // Platform resources never reach a tenant's policy set, nor an injected authorizer (DESIGN "Scopes").
-      authorize: catalogueAuthorizer({ platform: platformAuthorizer(platform), tenant: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz)), { db, audit }) }),
+      authorize: catalogueAuthorizer({ platform: platformAuthorizer(platform), tenant: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz))) }),
+      onDenied: (denial) =>
+        denials.record({ tenantId: denial.principal.tenantId, actor: actorOf(denial.principal), action: denial.action, resource: denial.resource, recordId: denial.recordId, route: denial.route, path: denial.path, status: denial.status, reason: denial.reason, context: requestContext(denial.request) }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
       routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],
     });
@@ -292,6 +297,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         clearInterval(keyRefresh);
         await jobs.stop();
         await server.app.close();
+        await denials.close();
         await billing?.close();
         if (redis) await redis.quit().catch(() => redis.disconnect());
         mailer.close();

@@ -193,8 +193,8 @@ describe('data API (AZ-2, AZ-3, DA-1, DA-2)', () => {
     expect(ok.headers['content-type']).toContain('text/csv');
     expect(ok.body.split('\r\n')[0]).toBe('id,owner_id,created_at,updated_at,first_name,last_name,email,phone,company,job_title,notes');
     expect(ok.body).toContain('Ada');
-    const { rows } = await sql<{ action: string; actor_id: string }>`select action, actor_id from audit_events where tenant_id = ${demo.id} and action like 'app.records.export%' order by seq`.execute(rampart.db.owner);
-    expect(rows).toEqual([{ action: 'app.records.export_denied', actor_id: 'demo-viewer' }, { action: 'app.records.exported', actor_id: 'demo-dpo' }]);
+    const { rows } = await sql<{ action: string; actor_id: string }>`select action, actor_id from audit_events where tenant_id = ${demo.id} and (action = 'app.records.exported' or (action = 'authz.denied' and diff->'action'->>'after' = 'export')) order by seq`.execute(rampart.db.owner);
+    expect(rows).toEqual([{ action: 'authz.denied', actor_id: 'demo-viewer' }, { action: 'app.records.exported', actor_id: 'demo-dpo' }]);
   });
 
   it('AZ-2 an unknown app or resource is refused by the pipeline', async () => {

@@ -56,7 +56,8 @@ describe('identity over HTTP', () => {
 
     const signIn = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'MIA@acme.test', password: PASSWORD } });
     expect(signIn.statusCode).toBe(200);
-    expect(signIn.json().stage).toBe('mfa_enrollment_required');
+    // ID-4: a password alone learns the next step, nothing about the account.
+    expect(signIn.json()).toEqual({ stage: 'mfa_enrollment_required' });
     const pending = cookieOf(signIn);
     expect(pending.raw).toMatch(/^__Host-rampart_session=[^;]+; Max-Age=\d+; /);
     for (const attribute of ['HttpOnly', 'Secure', 'SameSite=Strict', 'Path=/']) expect(pending.raw).toContain(attribute);
@@ -90,6 +91,21 @@ describe('identity over HTTP', () => {
     expect(everywhere.statusCode).toBe(200);
     expect(cookieOf(everywhere).raw).toMatch(/Max-Age=0/);
     expect((await call({ method: 'GET', url: '/api/v1/tenant', headers: { cookie: full.pair } })).statusCode).toBe(401);
+  });
+
+  it('ID-4 before the second factor the sign-in and the login state say only the next step; after it, who signed in', async () => {
+    const signIn = await call({ method: 'POST', url: '/api/v1/identity/acme/sign-in', payload: { email: 'mia@acme.test', password: PASSWORD } });
+    expect(signIn.statusCode).toBe(200);
+    expect(signIn.json()).toEqual({ stage: 'mfa_required' });
+    const pending = cookieOf(signIn).pair;
+    const user = await rampart.db.owner.selectFrom('users').select(['id', 'tenant_id']).where('email', '=', 'mia@acme.test').executeTakeFirstOrThrow();
+    const state = await call({ method: 'GET', url: '/login/acme/state', headers: { cookie: pending } });
+    expect(state.json()).toEqual({ signedIn: true, stage: 'mfa_required', factors: ['totp'], mfaDone: false });
+    for (const body of [signIn.body, state.body]) {
+      for (const secret of [user.id, user.tenant_id, 'mia@acme.test', 'Mia', 'member', 'roles']) expect(body).not.toContain(secret);
+    }
+    const full = cookieOf(await call({ method: 'POST', url: '/api/v1/identity/totp/verify', headers: { cookie: pending }, payload: { code: totpCodeAt({ secret, step: totpStep(new Date()) + 1 }) } })).pair;
+    expect((await call({ method: 'GET', url: '/login/acme/state', headers: { cookie: full } })).json()).toMatchObject({ stage: 'ok', user: { email: 'mia@acme.test', displayName: 'Mia' } });
   });
 
   it('ID-4 a one-time recovery code completes a sign-in once', async () => {

@@ -35,10 +35,10 @@ export type PublicLimiter = (ip: string) => Promise<{ allowed: boolean; retryAft
 export const PUBLIC_READ_BUDGET = { points: 300, durationSeconds: 60 } as const;
 
 /** Memory on one node; Redis (with a memory fallback) when the nodes share one, so the budget is cluster-wide. */
-export function createPublicLimiter(options: { redis?: Redis | undefined; points?: number; durationSeconds?: number } = {}): PublicLimiter {
+export function createPublicLimiter(options: { redis?: Redis | undefined; keyPrefix?: string; points?: number; durationSeconds?: number } = {}): PublicLimiter {
   const points = options.points ?? PUBLIC_READ_BUDGET.points;
   const duration = options.durationSeconds ?? PUBLIC_READ_BUDGET.durationSeconds;
-  const keyPrefix = 'rampart:apps-public-read';
+  const keyPrefix = options.keyPrefix ?? 'rampart:apps-public-read';
   const memory = new RateLimiterMemory({ keyPrefix, points, duration });
   const limiter = options.redis ? new RateLimiterRedis({ storeClient: options.redis, keyPrefix, points, duration, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
   return async (ip) => {

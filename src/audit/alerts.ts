@@ -24,11 +24,14 @@ const who = (event: AuditEvent) => (event.actor_type === 'agent' ? `agent ${even
 export type AlertRuleOptions = {
   highPrivilegeRoles?: string[];
   signInFailures?: { count: number; windowSeconds: number };
+  /** Denials of one principal that make a burst (keep `count` at or below the recorder's per-minute limit). */
+  denialBurst?: { count: number; windowSeconds: number };
 };
 
 export function builtInAlertRules(options: AlertRuleOptions = {}): AlertRule[] {
   const highPrivilege = new Set(options.highPrivilegeRoles ?? ['owner', 'admin', 'finance']);
   const spike = options.signInFailures ?? { count: 20, windowSeconds: 300 };
+  const burst = options.denialBurst ?? { count: 10, windowSeconds: 60 };
   return [
     {
       id: 'permission-change',
@@ -86,6 +89,43 @@ export function builtInAlertRules(options: AlertRuleOptions = {}): AlertRule[] {
         return !recent;
       },
       summary: () => `sign-in failures reached ${spike.count} within ${spike.windowSeconds} s`,
+    },
+    {
+      // control: AZ-2 — one principal refused again and again is probing: ids, routes or rights.
+      id: 'authz-denial-burst',
+      severity: 'high',
+      matches: (e) => e.action === 'authz.denied' || e.action === 'authz.denied.suppressed',
+      async confirm(trx, e) {
+        const since = new Date(e.occurred_at.getTime() - burst.windowSeconds * 1000);
+        const sameActor = (column: 'audit_events.actor_id') => (e.actor_id === null ? sql<boolean>`${sql.ref(column)} is null` : sql<boolean>`${sql.ref(column)} = ${e.actor_id}`);
+        // A suppressed summary means the per-minute limit was exceeded: a burst by definition.
+        if (e.action === 'authz.denied') {
+          const denials = await trx
+            .selectFrom('audit_events')
+            .select(sql<bigint>`count(*)`.as('n'))
+            .where('chain', '=', e.chain)
+            .where('action', '=', 'authz.denied')
+            .where(sameActor('audit_events.actor_id'))
+            .where('occurred_at', '>', since)
+            .executeTakeFirstOrThrow();
+          if (Number(denials.n) < burst.count) return false;
+        }
+        // One alert per principal per window, not one per denial.
+        const recent = await trx
+          .selectFrom('alerts')
+          .innerJoin('audit_events', 'audit_events.id', 'alerts.event_id')
+          .select('alerts.id')
+          .where('alerts.chain', '=', e.chain)
+          .where('alerts.rule', '=', 'authz-denial-burst')
+          .where('alerts.created_at', '>', since)
+          .where(sameActor('audit_events.actor_id'))
+          .executeTakeFirst();
+        return !recent;
+      },
+      summary: (e) =>
+        e.action === 'authz.denied.suppressed'
+          ? `${String(after(e, 'suppressed'))} more authorization denials for ${who(e)} than the per-minute limit`
+          : `${burst.count} authorization denials for ${who(e)} within ${burst.windowSeconds} s`,
     },
   ];
 }

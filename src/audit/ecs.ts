@@ -19,7 +19,8 @@ const categoryOf = (action: string): string[] => {
   return ['database'];
 };
 
-const outcomeOf = (action: string): 'success' | 'failure' | 'unknown' => (/\.(failed|denied|refused)$/.test(action) ? 'failure' : 'success');
+// `authz.denied.suppressed` summarises denials: a failure outcome like the events it stands for.
+const outcomeOf = (action: string): 'success' | 'failure' | 'unknown' => (/\.(failed|denied|refused)(\.suppressed)?$/.test(action) ? 'failure' : 'success');
 
 export function auditEventToEcs(event: AuditEvent): EcsDocument {
   const human = event.actor_type === 'agent' ? event.on_behalf_of : event.actor_id;

@@ -10,3 +10,4 @@ export { createSink, fileSink, syslogSink, httpSink, webhookSink, emailSink, sys
 export { deliverPending, sinkLag } from './deliver.js';
 export { registerAuditJobs, scheduleAuditJobs } from './jobs.js';
 export { auditRoutes } from './routes.js';
+export { createDenialRecorder, DENIED_ACTION, SUPPRESSED_ACTION, type DenialRecorder, type DenialRecorderOptions, type DeniedAttempt } from './denials.js';

@@ -85,7 +85,7 @@ describe('loadConfig defaults', () => {
     expect(config.http.tls).toEqual({});
     expect(config.database.url).toBeUndefined();
     expect(config.database.poolSize).toBe(10);
-    expect(config.redis.url).toBeUndefined();
+    expect(config.redis).toEqual({ keyPrefix: 'rampart' });
     expect(config.secrets.dir).toBeUndefined();
     expect(config.log).toEqual({ level: 'info', pretty: false });
     expect(config.jobs).toEqual({ enabled: true, pollIntervalMs: 1000, concurrency: 2, leaseMs: 300_000 });
@@ -127,6 +127,7 @@ describe('loadConfig defaults', () => {
       RAMPART_DATABASE_POOL_SIZE: '20',
       RAMPART_STATEMENT_TIMEOUT_MS: '1000',
       REDIS_URL: 'rediss://cache:6380/1',
+      RAMPART_REDIS_KEY_PREFIX: 'acme-prod',
       RAMPART_SECRETS_DIR: '/run/secrets',
       RAMPART_LOG_LEVEL: 'debug',
       RAMPART_LOG_PRETTY: '1',
@@ -150,7 +151,7 @@ describe('loadConfig defaults', () => {
         tls: { certFile: '/tls/cert.pem', keyFile: '/tls/key.pem' },
       },
       database: { url: 'postgresql://owner@db:5432/app', appUrl: 'postgres://rampart_app@db:5432/app', poolSize: 20, statementTimeoutMs: 1000 },
-      redis: { url: 'rediss://cache:6380/1' },
+      redis: { url: 'rediss://cache:6380/1', keyPrefix: 'acme-prod' },
       secrets: { dir: '/run/secrets' },
       log: { level: 'debug', pretty: true },
       jobs: { enabled: false, pollIntervalMs: 250, concurrency: 8 },
@@ -242,6 +243,9 @@ describe('loadConfig refuses bad input and names the key', () => {
     ['RAMPART_LOG_LEVEL', 'verbose'],
     ['DATABASE_URL', 'mysql://db/app'],
     ['REDIS_URL', 'http://cache'],
+    ['RAMPART_REDIS_KEY_PREFIX', 'rampart:'],
+    ['RAMPART_REDIS_KEY_PREFIX', 'has space'],
+    ['RAMPART_REDIS_KEY_PREFIX', '*'],
     ['RAMPART_PUBLIC_URL', 'not a url'],
     ['RAMPART_BODY_LIMIT', '10'],
     ['RAMPART_JOBS_CONCURRENCY', '0'],

@@ -89,7 +89,17 @@ export const configSchema = z.strictObject({
       statementTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(15_000),
     })
     .prefault({}),
-  redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional() }).prefault({}),
+  redis: z
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+      /** Every Redis key Rampart writes starts with `<keyPrefix>:`, so deployments can share one Redis. */
+      keyPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'letters, digits, _ . : - (at most 64), starting with a letter or digit')
+        .refine((value) => !value.endsWith(':'), 'must not end with ":" (it is added)')
+        .default('rampart'),
+    })
+    .prefault({}),
   secrets: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
   log: z
     .strictObject({
@@ -213,6 +223,7 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_DATABASE_POOL_SIZE: 'database.poolSize',
   RAMPART_STATEMENT_TIMEOUT_MS: 'database.statementTimeoutMs',
   REDIS_URL: 'redis.url',
+  RAMPART_REDIS_KEY_PREFIX: 'redis.keyPrefix',
   RAMPART_SECRETS_DIR: 'secrets.dir',
   RAMPART_LOG_LEVEL: 'log.level',
   RAMPART_LOG_PRETTY: 'log.pretty',

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { z } from 'zod';
 import { RampartError, requireJustification, toPointer, type FieldIssue } from '../core/index.js';
+import { toRampartError } from './problem.js';
 import { assertFreshAuth, isFreshAuthRequirement, type AuthenticationFacts, type FreshAuthRequirement } from './step-up.js';
 
 /**
@@ -93,7 +94,27 @@ export const defineRoute = <PS extends Schema | undefined = undefined, QS extend
 
 export type RegisteredRoute = { method: string; url: string; auth: RouteAuth };
 
-export type PipelineServices = { authenticate: Authenticator; authorize: Authorizer };
+/**
+ * A refusal the pipeline sent to an authenticated principal on a declared route: 403, or the 404
+ * that answers for a record the caller may not see (another tenant's, one row-level security or
+ * the policy hides) exactly as for one that does not exist. Reported once, here, for every route.
+ */
+export type Denial = {
+  principal: Principal;
+  action: string;
+  resource: string;
+  /** The record the route names: its `:id` (or `:clientId`) path parameter, when it has one. */
+  recordId?: string | undefined;
+  route: string;
+  /** The path as requested, without its query string (it names the concrete app resource and ids). */
+  path: string;
+  status: 403 | 404;
+  reason?: string | undefined;
+  request: FastifyRequest;
+};
+export type DenialReporter = (denial: Denial) => Promise<void>;
+
+export type PipelineServices = { authenticate: Authenticator; authorize: Authorizer; onDenied?: DenialReporter };
 
 function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part: NonNullable<FieldIssue['in']>): unknown {
   if (!schema) return undefined;
@@ -106,10 +127,10 @@ function parsePart<S extends Schema>(schema: S | undefined, value: unknown, part
 
 /**
  * The request pipeline, one row per step:
- * authenticate -> resolve tenant -> authorize -> step-up freshness -> validate -> handle. (Audit joins with its module.)
+ * authenticate -> resolve tenant -> authorize -> step-up freshness -> validate -> handle.
+ * A 403/404 out of any step after authentication is reported as a denial (registerRoute).
  */
-async function runPipeline(route: RouteDefinition, services: PipelineServices, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  const principal = await authenticate(route, services, request);
+async function runPipeline(route: RouteDefinition, services: PipelineServices, principal: Principal | null, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (principal && !('public' in route.auth)) await authorize(route.auth, services, principal, request);
   // ID-7: after authorization (no hint to callers who may not act at all), before anything else.
   if (principal && 'fresh' in route.auth && route.auth.fresh) assertFreshAuth(principal, route.auth.fresh);
@@ -141,6 +162,30 @@ async function authorize(auth: { action: string; resource: string }, services: P
   if (!allowed) throw new RampartError('forbidden', { detail: `not allowed to ${auth.action} ${auth.resource}` });
 }
 
+/** The pipeline's refusal path: the one place a denial becomes evidence (the reporter writes it apart from the request's transaction). */
+async function reportDenial(report: DenialReporter, auth: { action: string; resource: string }, principal: Principal, request: FastifyRequest, error: unknown): Promise<void> {
+  const problem = toRampartError(error);
+  if (problem.status !== 403 && problem.status !== 404) return;
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const id = params.id ?? params.clientId;
+  const reason = problem.extensions?.reason;
+  try {
+    await report({
+      principal,
+      action: auth.action,
+      resource: auth.resource,
+      recordId: typeof id === 'string' ? id.slice(0, 200) : undefined,
+      route: `${request.method} ${request.routeOptions.url ?? ''}`,
+      path: (request.url.split('?')[0] ?? '').slice(0, 300),
+      status: problem.status === 403 ? 403 : 404,
+      reason: typeof reason === 'string' ? reason : undefined,
+      request,
+    });
+  } catch (failure) {
+    request.log.error({ err: { message: (failure as Error).message } }, 'denied attempt not reported');
+  }
+}
+
 export function registerRoute(app: FastifyInstance, services: PipelineServices, route: RouteDefinition): void {
   if (!isRouteAuth(route.auth)) throw new Error(`route ${String(route.method)} ${route.url}: auth must be { action, resource } or { public: true }`);
   const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -152,7 +197,14 @@ export function registerRoute(app: FastifyInstance, services: PipelineServices, 
     url: route.url,
     config: { auth: route.auth },
     handler: async (request, reply) => {
-      const result = await runPipeline(route, services, request, reply);
+      const principal = await authenticate(route, services, request);
+      let result: unknown;
+      try {
+        result = await runPipeline(route, services, principal, request, reply);
+      } catch (error) {
+        if (principal && !('public' in route.auth) && services.onDenied) await reportDenial(services.onDenied, route.auth, principal, request, error);
+        throw error;
+      }
       if (reply.sent) return reply;
       return result === undefined ? reply.code(reply.statusCode === 200 ? 204 : reply.statusCode).send() : result;
     },

@@ -4,7 +4,7 @@ import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifySe
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { clientErrorHandler, installJsonParser, parseQuery } from './edge.js';
 import { installProblemHandlers, sendProblem, toRampartError } from './problem.js';
-import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type RegisteredRoute, type RouteDefinition } from './routes.js';
+import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type DenialReporter, type RegisteredRoute, type RouteDefinition } from './routes.js';
 
 export type ServerOptions = {
   config: RampartConfig;
@@ -12,6 +12,8 @@ export type ServerOptions = {
   routes: RouteDefinition[];
   authenticate?: Authenticator;
   authorize?: Authorizer;
+  /** Told of every 403/404 a declared route sends to an authenticated principal (denied attempts are audited). */
+  onDenied?: DenialReporter;
   /**
    * Handlers that need the raw request (the OIDC provider reads its own bodies). Each registers its
    * routes in its own encapsulated scope; the deny-by-default guard still sees every one of them.
@@ -120,7 +122,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
-  const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly };
+  const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly, ...(options.onDenied ? { onDenied: options.onDenied } : {}) };
   for (const route of options.routes) registerRoute(app, services, route);
   for (const mount of options.mounts ?? []) await mount(app);
   await app.ready();

@@ -114,6 +114,14 @@ function cookieToken(request: FastifyRequest): string {
   return token;
 }
 
+/**
+ * The answer to a first factor alone (password, sign-in link): the stage, which is all the next
+ * step needs (enroll, verify, or a passkey). No user id, tenant, profile, roles or factors before
+ * the second factor (ID-4); the login page reads the factor kinds it must offer from
+ * `/login/:tenant/state` with the pending cookie.
+ */
+const firstFactorReply = (result: { stage: string }) => ({ stage: result.stage });
+
 async function spendBudget(limiter: RequestLimiter, bucket: Parameters<RequestLimiter['take']>[0], key: string) {
   const decision = await limiter.take(bucket, key);
   if (!decision.allowed) throw throttledProblem({ allowed: false, retryAfterSeconds: decision.retryAfterSeconds, reason: 'ip' });
@@ -136,7 +144,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       method: 'POST',
       url: '/api/v1/identity/:tenant/sign-in',
       auth: { public: true },
-      summary: 'Password step of a sign-in; sets a pending session cookie (ID-4, ID-9, ID-10)',
+      summary: 'Password step of a sign-in; sets a pending session cookie and answers only the next stage (ID-4, ID-9, ID-10)',
       params: z.strictObject({ tenant: slug }),
       body: z.strictObject({ email, password: z.string().min(1).max(1024), altcha: z.string().max(4096).optional() }),
       handler: async ({ params, body, request, reply }) => {
@@ -148,7 +156,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
         if (!challengeSolved && (await throttle.needsChallenge({ ip: request.ip, account: `${tenantId}/${body.email.normalize('NFKC').trim().toLowerCase()}` }))) throw challengeRequiredProblem();
         const result = await passwordSignIn(accounts, { tenantId, email: body.email, password: body.password, ip: request.ip, userAgent: context.userAgent, requestId: context.requestId, throttle, challengeSolved });
         setSession(reply, result.token, result.session);
-        return { stage: result.stage, user: result.user };
+        return firstFactorReply(result);
       },
     }),
     defineRoute({
@@ -432,7 +440,7 @@ function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
         await spendBudget(limiter, 'magic-link-consume:ip', request.ip);
         const result = await consumeMagicLink(accounts, { tenantId, token: body.token, ip: request.ip, context: requestContext(request) });
         setSession(reply, result.token, result.session);
-        return { stage: result.stage, user: result.user };
+        return firstFactorReply(result);
       },
     }),
     defineRoute({

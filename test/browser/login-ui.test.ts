@@ -195,7 +195,7 @@ describe.skipIf(!chromiumPath)('hosted login UI in a real browser', () => {
 
     // TOTP accepted, but the sign-in is not finished: the page asks for a passkey and nothing is reachable.
     await visible(page, '#step-passkey-register');
-    expect(await page.textContent('#passkey-register-reason')).toMatch(/admin.*only sign in with a passkey/);
+    expect(await page.textContent('#passkey-register-reason')).toMatch(/Your role can only sign in with a passkey/);
     expect(await tenantStatus(page)).toBe(401);
     expect(new URL(page.url()).pathname).toBe('/login/acme');
     await page.goto(`${origin}/account/acme`);

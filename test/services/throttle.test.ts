@@ -3,8 +3,10 @@ import { solveChallenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRampart } from '../../src/app.js';
 import { createChallenger, createReplayStore, createThrottle, type Detection, type ThrottleStore } from '../../src/identity/throttle/index.js';
 import { failOnce, KEY_SECRET, throttleBehaviour } from '../../src/identity/throttle/throttle.test.js';
+import { testConfig } from '../support/rampart.js';
 import { REDIS_URL } from './env.js';
 
 /**
@@ -108,6 +110,33 @@ describe.skipIf(missing.some((m) => m.startsWith('Redis')))('throttle on Redis',
       const payload = Buffer.from(JSON.stringify({ challenge, solution })).toString('base64');
       const results = await Promise.all([a.verify(payload), b.verify(payload), a.verify(payload), b.verify(payload)]);
       expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('ID-9 a Rampart configured with redis.keyPrefix writes every key under it, the global failure counter and the under-attack flag included', async () => {
+      const namespace = freshPrefix();
+      const rampart = await createRampart({ config: testConfig({ redis: { url: REDIS_URL, keyPrefix: namespace } }), env: {} });
+      try {
+        const { throttle } = rampart.identity;
+        for (let i = 0; i < throttle.limits.global.failures; i++) await throttle.recordFailure({ ip: `198.51.100.${i % 200}`, account: `spike${i}@example.com` });
+        const subject = { ip: '203.0.113.55', account: 'wendy@example.com' };
+        for (let i = 0; i < 6; i++) await failOnce(throttle, subject);
+        expect(await throttle.needsChallenge({ ip: '192.0.2.99' })).toBe(true);
+        const keys = await keysUnder(namespace);
+        expect(keys).toEqual(expect.arrayContaining([`${namespace}:throttle:global:all`, `${namespace}:throttle:flags:under-attack`, ...throttle.keysFor(subject).slice(0, 3)]));
+        for (const key of throttle.keysFor(subject)) expect(key.startsWith(`${namespace}:throttle:`), key).toBe(true);
+      } finally {
+        await rampart.close();
+      }
+    });
+
+    it('ID-9 Retry-After on Redis: 40 parallel guesses are all told the 60 s block, not the 15-minute window', async () => {
+      const [store] = storesFor();
+      const throttle = createThrottle({ store, keySecret: KEY_SECRET });
+      const subject = { ip: '203.0.113.56', account: 'xavier@example.com' };
+      const decisions = await Promise.all(Array.from({ length: 40 }, () => throttle.beforeAttempt(subject)));
+      const waits = decisions.flatMap((d) => (d.allowed ? [] : [d.retryAfterSeconds]));
+      expect(waits).toHaveLength(35);
+      expect(Math.max(...waits)).toBeLessThanOrEqual(60);
     });
 
     it('ID-9 with Redis unreachable each node keeps throttling in memory instead of failing open', async () => {

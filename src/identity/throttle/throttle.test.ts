@@ -83,6 +83,19 @@ export function throttleBehaviour(label: string, makeStore: () => ThrottleStore)
       expect(decisions.filter((d) => !d.allowed)).toHaveLength(45);
     });
 
+    it('ID-9 Retry-After is the real remaining block, also for guesses refused in parallel before the block was set (never the 15-minute window)', async () => {
+      const throttle = build();
+      const subject = { ip: '203.0.113.14', account: 'ivan@example.com' };
+      const decisions = await Promise.all(Array.from({ length: 40 }, () => throttle.beforeAttempt(subject)));
+      const waits = decisions.filter((d) => !d.allowed).map((d) => refused(d).retryAfterSeconds);
+      expect(waits).toHaveLength(35);
+      expect(Math.max(...waits)).toBeLessThanOrEqual(60);
+      expect(Math.min(...waits)).toBeGreaterThanOrEqual(1);
+      const later = refused(await throttle.beforeAttempt(subject)).retryAfterSeconds;
+      expect(later).toBeLessThanOrEqual(60);
+      expect(later).toBeGreaterThan(55);
+    });
+
     it('ID-9 50 parallel guesses from 50 IPs against one account: never more than the account limit (10) get through', async () => {
       const throttle = build();
       const decisions = await Promise.all(Array.from({ length: 50 }, (_, i) => throttle.beforeAttempt({ ip: `10.9.${i}.1`, account: 'frank@example.com' })));

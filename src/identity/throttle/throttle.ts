@@ -120,9 +120,18 @@ export function createThrottle(options: ThrottleOptions): Throttle {
 
   const isFlagged = async (key: string) => ((await flags.get(key))?.consumedPoints ?? 0) > 0;
 
-  /** A refused attempt: the first refusal in a window trips the block, with exponential backoff. */
+  /**
+   * A refused attempt: the first refusal in a window trips the block, with exponential backoff.
+   * Any later one answers with the block's remaining time. Its own counter may still carry the
+   * window's expiry (up to 15 min), because parallel refusals can be counted before the tripping
+   * one has set the block: the wait is then the block the backoff gives, never the window.
+   */
   const refuse = async (check: Check, consumedPoints: number, msBeforeNext: number, subject: AttemptSubject): Promise<number> => {
-    if (consumedPoints !== check.rule.points + 1) return Math.max(1, Math.ceil(msBeforeNext / 1000));
+    if (consumedPoints !== check.rule.points + 1) {
+      const [state, tripped] = await Promise.all([check.limiter.get(check.key), trips.get(`${check.scope}:${check.key}`)]);
+      const remaining = Math.ceil((state?.msBeforeNext ?? msBeforeNext) / 1000);
+      return Math.max(1, Math.min(remaining, backoffSeconds(check.rule, Math.max(1, tripped?.consumedPoints ?? 1))));
+    }
     const trip = (await trips.penalty(`${check.scope}:${check.key}`)).consumedPoints;
     const blockSeconds = backoffSeconds(check.rule, trip);
     await check.limiter.block(check.key, blockSeconds);

@@ -6,7 +6,7 @@ import { assertMfaSatisfied, type MfaStatus } from '../../credentials/index.js';
 import type { Mailer } from '../../mail/index.js';
 import { createSession, hashToken, randomToken, type SessionView } from '../../sessions/index.js';
 import type { AccountDeps } from '../deps.js';
-import { findUserByEmail, mfaContextOf, normalizeEmail, toPublicUser, type PublicUser } from '../store.js';
+import { findUserByEmail, mfaContextOf, normalizeEmail } from '../store.js';
 
 /**
  * Magic sign-in links (controls ID-4, ID-9, ID-10). A link is ONE factor (possession of the
@@ -65,7 +65,7 @@ const invalid = () => new RampartError('not_found', { detail: 'this sign-in link
 export async function consumeMagicLink(
   deps: AccountDeps,
   input: { tenantId: string; token: string; ip: string; context: RequestContext },
-): Promise<{ user: PublicUser; stage: Exclude<MfaStatus, 'ok'>; token: string; session: SessionView }> {
+): Promise<{ stage: Exclude<MfaStatus, 'ok'>; token: string; session: SessionView }> {
   const clock = deps.clock ?? systemClock;
   const wellFormed = TOKEN.test(input.token);
   const outcome = await withTenant(deps.db, { tenantId: input.tenantId, actor: { type: 'anonymous' } }, async (trx) => {
@@ -97,7 +97,8 @@ export async function consumeMagicLink(
       diff: { method: { after: 'magic_link' }, stage: { after: stage }, session: { after: session.id }, amr: { after: decision.amr }, link: { after: link.id } },
       context: input.context,
     });
-    return { user: toPublicUser(user), stage, token, session };
+    // One factor so far: like the password step, nothing about the account until the second (ID-4).
+    return { stage, token, session };
   });
   if (!outcome) throw invalid();
   return outcome;

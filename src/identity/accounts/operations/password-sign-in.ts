@@ -4,7 +4,7 @@ import { assertMfaSatisfied, dummyVerify, hashPassword, needsRehash, verifyPassw
 import { challengeRequiredProblem, throttledProblem, type Throttle } from '../../throttle/index.js';
 import { createSession, type SessionView } from '../../sessions/index.js';
 import type { AccountDeps } from '../deps.js';
-import { accountFingerprint, findUserByEmail, mfaContextOf, normalizeEmail, toPublicUser, type PublicUser } from '../store.js';
+import { accountFingerprint, findUserByEmail, mfaContextOf, normalizeEmail } from '../store.js';
 
 export type PasswordSignInInput = {
   tenantId: string;
@@ -18,8 +18,11 @@ export type PasswordSignInInput = {
   challengeSolved?: boolean;
 };
 
+/**
+ * Only what the next step needs (ID-4): who the user is, their tenant, profile, roles and factors
+ * stay behind the second factor. The pending session's cookie is the handle for the next step.
+ */
 export type PasswordSignInResult = {
-  user: PublicUser;
   /** Never 'ok': a password alone is one factor (ID-4). */
   stage: Exclude<MfaStatus, 'ok'>;
   /** A pending session's token: good only for the enrollment / second-factor steps. */
@@ -90,7 +93,7 @@ export async function passwordSignIn(deps: AccountDeps, input: PasswordSignInInp
       diff: { method: { after: 'password' }, stage: { after: stage }, session: { after: session.id }, amr: { after: decision.amr }, ...(rehash ? { password_rehashed: { after: true } } : {}) },
       context,
     });
-    return { user: toPublicUser(user), stage, token, session };
+    return { stage, token, session };
   });
   if (!outcome) {
     await input.throttle.recordFailure(subject);

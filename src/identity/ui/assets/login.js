@@ -65,7 +65,7 @@
           showAlternatives([]);
           R.showStep('passkey-register');
           $('passkey-register-reason').textContent =
-            'Your role (' + state.user.roles.join(', ') + ') can only sign in with a passkey: an authenticator app code alone is not enough. Create one now with this device.';
+            'Your role can only sign in with a passkey: an authenticator app code alone is not enough. Create one now with this device.';
         }
         return;
       default:
