@@ -8,6 +8,7 @@ import { oidcMigration } from './0006_oidc.js';
 import { identityExtrasMigration } from './0007_identity_extras.js';
 import { appsMigration } from './0008_apps.js';
 import { billingMigration } from './0009_billing.js';
+import { oidcRevokedGrantsMigration } from './0010_oidc_revoked_grants.js';
 
 /** Every migration, in version order. Modules append theirs as they land. */
-export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration, identityExtrasMigration, appsMigration, billingMigration];
+export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration, identityExtrasMigration, appsMigration, billingMigration, oidcRevokedGrantsMigration];

@@ -3,7 +3,7 @@ import type { Clock, Logger } from '../../core/index.js';
 import { withTenant, type Database } from '../../db/index.js';
 import { ACR } from '../credentials/index.js';
 import { readSessionCookie, validateSession } from '../sessions/index.js';
-import { createAdapterFactory, type ClientLookup } from './adapter.js';
+import { createAdapterFactory, revocationRetentionSeconds, type ClientLookup } from './adapter.js';
 import type { PrivateJwk } from './keys.js';
 import { API_WILDCARD, clientApiScopes, isApiScope, isWellFormedApiScope, OIDC_SCOPES } from './scopes.js';
 import { errorPage, logoutPage, postLogoutPage } from './pages.js';
@@ -81,7 +81,7 @@ function interactionsBoundToRampartSession(db: Database, clock: Clock) {
 }
 
 export function buildProvider({ settings, db, clock, log, findClient, jwks }: { settings: OidcSettings; db: Database; clock: Clock; log: Logger; findClient: ClientLookup; jwks: PrivateJwk[] }): Provider {
-  const adapter = createAdapterFactory({ db, clock, findClient });
+  const adapter = createAdapterFactory({ db, clock, findClient, retentionSeconds: revocationRetentionSeconds(settings) });
   const configuration: Configuration = {
     adapter: adapter as unknown as Configuration['adapter'],
     jwks: { keys: jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
