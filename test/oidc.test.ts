@@ -137,6 +137,13 @@ describe('OIDC provider', () => {
     expect(location).toMatch(/error=unsupported_response_type/);
   });
 
+  it('ID-2 a failed PKCE verification burns the code: the right verifier afterwards gets nothing (RFC 9700)', async () => {
+    const config = await rp(spaClientId);
+    const { callback, verifier, state } = await signInCode(config, 'openid rampart:tenant:read');
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('ID-1 refresh tokens rotate on every use; replaying a used one revokes the whole grant', async () => {
     const config = await rp(spaClientId);
     const first = await tokensFor(config, 'openid offline_access rampart:tenant:read');

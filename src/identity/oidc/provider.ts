@@ -6,6 +6,7 @@ import { readSessionCookie, validateSession } from '../sessions/index.js';
 import { createAdapterFactory, revocationRetentionSeconds, type ClientLookup } from './adapter.js';
 import type { PrivateJwk } from './keys.js';
 import { API_WILDCARD, clientApiScopes, isApiScope, isWellFormedApiScope, OIDC_SCOPES } from './scopes.js';
+import { burnCodeOnFailedRedemption } from './hardening.js';
 import { errorPage, logoutPage, postLogoutPage } from './pages.js';
 
 /**
@@ -210,6 +211,7 @@ export function buildProvider({ settings, db, clock, log, findClient, jwks }: { 
   };
   const provider = new Provider(settings.issuer, configuration);
   provider.proxy = settings.trustProxy;
+  burnCodeOnFailedRedemption(provider);
   provider.on('server_error', (_ctx: unknown, error: Error) => log.error({ err: { message: error.message, name: error.name } }, 'oidc provider error'));
   return provider;
 }
