@@ -229,6 +229,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         sessionTtlSeconds: SESSION_ABSOLUTE_SECONDS,
         cookieKeys: [derived('oidc-cookies').toString('base64url')],
         trustProxy: Boolean(config.http.trustProxy),
+        issuerIsPublicUrl: Boolean(config.http.publicUrl),
       },
       rotationIntervalSeconds: config.oidc.keyRotationDays * 86_400,
       retiredKeyRetentionSeconds: Math.max(config.oidc.retiredKeyRetentionSeconds, config.oidc.idTokenTtlSeconds, config.oidc.accessTokenTtlSeconds),

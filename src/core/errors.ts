@@ -20,6 +20,8 @@ export const ERROR_CATALOGUE = {
   not_acceptable: { status: 406, title: 'Not acceptable' },
   conflict: { status: 409, title: 'Conflict' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  /** The request named a host this server does not answer for (RFC 9110 421; see http/public-host.ts). */
+  misdirected_request: { status: 421, title: 'Misdirected request' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal server error' },

@@ -3,6 +3,7 @@ import { securityHeaders } from './security-headers.js';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { installProblemHandlers } from './problem.js';
+import { refuseForeignHosts } from './public-host.js';
 import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type RegisteredRoute, type RouteDefinition } from './routes.js';
 
 export type ServerOptions = {
@@ -103,6 +104,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     reply.headers(headers);
     done();
   });
+  if (config.http.publicUrl) refuseForeignHosts(app, config.http.publicUrl);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), payment=()');
