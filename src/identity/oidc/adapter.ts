@@ -155,13 +155,15 @@ export async function purgeExpiredPayloads(db: Database, now: Date): Promise<num
 }
 
 /**
- * Everything the provider holds for one user: grants, codes, access and refresh tokens, provider
- * sessions ("sign out everywhere", ID-6). The user's grants are recorded as revoked first, so a
- * refresh in flight cannot bring one back. Returns the number of rows removed.
+ * Everything the provider holds for one user ("sign out everywhere", ID-6) or one client (deleted):
+ * grants, codes, access and refresh tokens, and for a user the provider sessions. The grants are
+ * recorded as revoked first, so a refresh in flight cannot bring one back. Returns the number of
+ * rows removed.
  */
-export async function revokeAccountPayloads({ db, now, retentionSeconds }: Revocation, accountId: string): Promise<number> {
-  const grants = await sql<{ grant_id: string }>`select distinct grant_id from oidc_payloads where payload->>'accountId' = ${accountId} and grant_id is not null and kind <> 'Interaction'`.execute(db.owner);
+export async function revokePayloadsOf({ db, now, retentionSeconds }: Revocation, owner: { accountId: string } | { clientId: string }): Promise<number> {
+  const [field, value] = 'accountId' in owner ? ['accountId', owner.accountId] : ['clientId', owner.clientId];
+  const grants = await sql<{ grant_id: string }>`select distinct grant_id from oidc_payloads where payload->>${field} = ${value} and grant_id is not null and kind <> 'Interaction'`.execute(db.owner);
   await recordRevoked({ db, now, retentionSeconds }, grants.rows.map((row) => row.grant_id));
-  const result = await sql`delete from oidc_payloads where payload->>'accountId' = ${accountId}`.execute(db.owner);
+  const result = await sql`delete from oidc_payloads where payload->>${field} = ${value}`.execute(db.owner);
   return Number(result.numAffectedRows ?? 0n);
 }

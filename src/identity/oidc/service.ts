@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../audit/index.js';
 import type { Clock, KekRing, Logger } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
-import { revocationRetentionSeconds, revokeAccountPayloads } from './adapter.js';
+import { revocationRetentionSeconds, revokePayloadsOf } from './adapter.js';
 import { clientLookup, ensurePlatformClient } from './clients.js';
 import { createSigningKeys, type SigningKeys } from './keys.js';
 import { buildProvider, type OidcSettings } from './provider.js';
@@ -35,6 +35,8 @@ export type Oidc = {
   refreshKeys(): Promise<boolean>;
   /** Revokes every grant, token and provider session of one user ("sign out everywhere"); returns the rows removed. */
   revokeAccount(accountId: string): Promise<number>;
+  /** Revokes every grant and token of a deleted client; returns the rows removed. */
+  revokeClient(clientId: string): Promise<number>;
   /** Registers the protocol endpoints on a Fastify instance (an encapsulated, body-untouched scope). */
   mount(app: FastifyInstance): Promise<void>;
 };
@@ -69,6 +71,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     return true;
   };
 
+  const revocation = () => ({ db, now: clock.now(), retentionSeconds: revocationRetentionSeconds(settings) });
+
   const handle = (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
     // Security headers set by the pipeline so far (helmet, request id) go out with the provider's reply.
@@ -82,7 +86,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     keys,
     provider: () => current,
     refreshKeys,
-    revokeAccount: (accountId) => revokeAccountPayloads({ db, now: clock.now(), retentionSeconds: revocationRetentionSeconds(settings) }, accountId),
+    revokeAccount: (accountId) => revokePayloadsOf(revocation(), { accountId }),
+    revokeClient: (clientId) => revokePayloadsOf(revocation(), { clientId }),
     async mount(app) {
       await app.register(async (scope) => {
         // The provider reads and size-limits its own request bodies; leave the stream untouched.
