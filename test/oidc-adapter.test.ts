@@ -83,6 +83,10 @@ describe('ID-1 OIDC store', () => {
     await expect(access.upsert('late', { grantId: 'grant-0', accountId: 'a' }, 600)).rejects.toMatchObject({ error: 'invalid_grant' });
     await purgeExpiredPayloads(db, new Date());
     expect(await db.owner.selectFrom('oidc_payloads').select('grant_id').where('grant_id', 'like', 'grant-%').execute()).toEqual([]);
+    // A revocation is remembered for its retention (here an hour), then forgotten.
+    expect(await db.owner.selectFrom('oidc_revoked_grants').select('grant_id').execute()).toHaveLength(orders);
+    await purgeExpiredPayloads(db, new Date(Date.now() + 2 * 3600 * 1000));
+    expect(await db.owner.selectFrom('oidc_revoked_grants').select('grant_id').execute()).toEqual([]);
   });
 
   it('ID-1 an interaction of a revoked grant is still found (logout-and-resume needs it)', async () => {
