@@ -9,7 +9,7 @@ import { authzRoutes, cedarEngine, platformRoutes, catalogueAuthorizer, checkPla
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
-import { apiScopesOf, revokeAccountPayloads, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
+import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
 import { BUILTIN_RESOURCES } from './authz/index.js';
 import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
 import { dashboardRoutes, loadDashboardBundle, planPreviewRoutes } from './dashboard/index.js';
@@ -233,6 +233,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
         sessionTtlSeconds: SESSION_ABSOLUTE_SECONDS,
         cookieKeys: [derived('oidc-cookies').toString('base64url')],
         trustProxy: Boolean(config.http.trustProxy),
+        issuerIsPublicUrl: Boolean(config.http.publicUrl),
       },
       rotationIntervalSeconds: config.oidc.keyRotationDays * 86_400,
       retiredKeyRetentionSeconds: Math.max(config.oidc.retiredKeyRetentionSeconds, config.oidc.idTokenTtlSeconds, config.oidc.accessTokenTtlSeconds),
@@ -264,7 +265,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       ...tenantRoutes({ db }),
       ...authzRoutes({ authz, db, audit }),
       ...appsRoutes({ apps, authz, data: { db, audit, keys: { ring, cache: createKeyCache() } }, publicLimiter: createPublicLimiter({ redis, keyPrefix: `${config.redis.keyPrefix}:apps-public-read` }) }),
-      ...identityRoutes({ ...identity, revokeOidcGrants: (userId) => revokeAccountPayloads(db, userId) }),
+      ...identityRoutes({ ...identity, revokeOidcGrants: (userId) => oidc.revokeAccount(userId) }),
       ...outboxRoutes({ mailer, env: config.env }),
       ...platformRoutes({ platform }),
       ...oidcRoutes({ oidc, db, audit, authz, ring, clock: systemClock }),

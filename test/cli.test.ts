@@ -388,7 +388,7 @@ describe('rampart serve', () => {
   it('DE-1 production with a mounted master key but an unmigrated database exits 1 and asks for `rampart migrate`', SLOW, async () => {
     const cwd = launcher.tempDir();
     const secretsDir = mountProductionSecrets(join(cwd, 'secrets'));
-    const env = { RAMPART_ENV: 'production', RAMPART_SECRETS_DIR: secretsDir };
+    const env = { RAMPART_ENV: 'production', RAMPART_SECRETS_DIR: secretsDir, RAMPART_PUBLIC_URL: 'https://id.example.com' };
 
     const result = await launcher.run({ args: ['serve', '--port', '0'], cwd, env, timeoutMs: STARTUP_TIMEOUT_MS });
     expect(result.code, describeResult(result)).toBe(1);

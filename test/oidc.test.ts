@@ -137,6 +137,21 @@ describe('OIDC provider', () => {
     expect(location).toMatch(/error=unsupported_response_type/);
   });
 
+  it('ID-2 a failed PKCE verification burns the code: the right verifier afterwards gets nothing (RFC 9700)', async () => {
+    const config = await rp(spaClientId);
+    const { callback, verifier, state } = await signInCode(config, 'openid rampart:tenant:read');
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('ID-6 over plain http (development) the provider cookies are unprefixed but HttpOnly and SameSite=Lax', async () => {
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(await rp(spaClientId), { redirect_uri: redirectUri(), scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const cookies = (await fetch(url, { redirect: 'manual' })).headers.getSetCookie();
+    expect(cookies.map((c) => c.split('=')[0]).sort()).toEqual(['rampart_oidc_interaction', 'rampart_oidc_interaction.sig', 'rampart_oidc_resume', 'rampart_oidc_resume.sig']);
+    for (const cookie of cookies) expect(cookie.toLowerCase()).toMatch(/; samesite=lax; httponly$/);
+  });
+
   it('ID-1 refresh tokens rotate on every use; replaying a used one revokes the whole grant', async () => {
     const config = await rp(spaClientId);
     const first = await tokensFor(config, 'openid offline_access rampart:tenant:read');

@@ -69,6 +69,7 @@ const schemaHasPath = (path: string): boolean => {
 const PRODUCTION_ENV = {
   RAMPART_ENV: 'production',
   RAMPART_SECRETS_DIR: '/run/secrets/rampart',
+  RAMPART_PUBLIC_URL: 'https://id.example.com',
   DATABASE_URL: 'postgres://rampart@db.internal:5432/rampart',
 };
 const production = (overrides: RampartConfigInput = {}, env: Record<string, string> = {}): RampartConfig =>
@@ -492,6 +493,12 @@ describe('productionProblems (DE-1, DA-3)', () => {
     expect(planApprovalRequired(off)).toBe(true);
   });
 
+  it('production needs an https public URL: the one trusted issuer', () => {
+    const noUrl = load({ env: { ...PRODUCTION_ENV, RAMPART_PUBLIC_URL: '' } });
+    expect(keys(productionProblems(noUrl, {}))).toEqual(['RAMPART_PUBLIC_URL']);
+    expect(keys(productionProblems(production({ http: { publicUrl: 'http://id.example.com' } }), {}))).toEqual(['RAMPART_PUBLIC_URL']);
+  });
+
   it('DE-1 ignores an empty RAMPART_SECRET_* variable', () => {
     expect(productionProblems(production(), { RAMPART_SECRET_MASTER_KEY: '' })).toEqual([]);
   });
@@ -516,7 +523,7 @@ describe('productionProblems (DE-1, DA-3)', () => {
   });
 
   it('DE-1 flags a missing secrets dir', () => {
-    const config = load({ env: { RAMPART_ENV: 'production', DATABASE_URL: 'postgres://rampart@db/app' } });
+    const config = load({ env: { RAMPART_ENV: 'production', DATABASE_URL: 'postgres://rampart@db/app', RAMPART_PUBLIC_URL: 'https://id.example.com' } });
     expect(keys(productionProblems(config, {}))).toEqual(['RAMPART_SECRETS_DIR']);
   });
 
@@ -548,7 +555,7 @@ describe('productionProblems (DE-1, DA-3)', () => {
       env: { RAMPART_ENV: 'production', DATABASE_URL: 'memory://', RAMPART_HOST: '0.0.0.0', RAMPART_DEMO: 'true', REDIS_URL: 'redis://:pw@cache' },
     });
     expect(keys(productionProblems(config, { RAMPART_SECRET_MASTER_KEY: 'k' })).sort()).toEqual(
-      ['DATABASE_URL', 'RAMPART_DEMO', 'RAMPART_SECRETS_DIR', 'RAMPART_SECRET_MASTER_KEY', 'RAMPART_TLS_CERT', 'REDIS_URL'].sort(),
+      ['DATABASE_URL', 'RAMPART_DEMO', 'RAMPART_PUBLIC_URL', 'RAMPART_SECRETS_DIR', 'RAMPART_SECRET_MASTER_KEY', 'RAMPART_TLS_CERT', 'REDIS_URL'].sort(),
     );
   });
 });

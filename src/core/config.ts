@@ -414,6 +414,11 @@ export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv
   if (!hasTls && !config.http.trustProxy && !LOOPBACK.has(config.http.host)) {
     problems.push({ key: 'RAMPART_TLS_CERT', source: 'default', message: `listening on ${config.http.host} without TLS; give --tls-cert/--tls-key or run behind a TLS proxy (RAMPART_TRUST_PROXY=true)` });
   }
+  // One trusted issuer: the OIDC issuer, discovery, redirects and mail links all come from the
+  // public URL, and requests for any other host are refused (http/public-host.ts). OIDC Discovery
+  // requires an https issuer.
+  if (!config.http.publicUrl) problems.push({ key: 'RAMPART_PUBLIC_URL', source: 'default', message: 'production needs the public URL (https://…): the OIDC issuer and the origin of every link Rampart sends' });
+  else if (new URL(config.http.publicUrl).protocol !== 'https:') problems.push({ key: 'RAMPART_PUBLIC_URL', source: 'config', message: 'production serves its public URL over https' });
   if (config.demo.seed) problems.push({ key: 'RAMPART_DEMO', source: 'env', message: 'the demo tenant must not be seeded in production' });
   if (billingPspOf(config) === 'sandbox') problems.push({ key: 'billing.psp', source: 'config', message: 'the sandbox PSP takes test cards only; set billing.psp to "stripe" (RAMPART_BILLING_PSP) with the stripe_secret_key secret' });
   if (config.apps.requireApproval === false) problems.push({ key: 'apps.requireApproval', source: 'config', message: 'production applies app-spec plans only after a second admin approves them (DE-4); remove the setting' });

@@ -22,6 +22,8 @@ export const ERROR_CATALOGUE = {
   request_timeout: { status: 408, title: 'Request timeout' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
+  /** The request named a host this server does not answer for (RFC 9110 421; see http/public-host.ts). */
+  misdirected_request: { status: 421, title: 'Misdirected request' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
   headers_too_large: { status: 431, title: 'Request header fields too large' },

@@ -239,6 +239,11 @@ export type OidcPayloadsTable = {
   consumed_at: Date | null;
   created_at: Timestamp;
 };
+export type OidcRevokedGrantsTable = {
+  grant_id: string;
+  revoked_at: Timestamp;
+  expires_at: Date;
+};
 export type OidcSigningKeysTable = {
   kid: string;
   alg: 'ES256' | 'RS256' | 'EdDSA';
@@ -292,6 +297,7 @@ export type Schema = {
   app_plans: AppPlansTable;
   app_installed: AppInstalledTable;
   oidc_payloads: OidcPayloadsTable;
+  oidc_revoked_grants: OidcRevokedGrantsTable;
   oidc_signing_keys: OidcSigningKeysTable;
   oidc_clients: OidcClientsTable;
   users: UsersTable;

@@ -3,6 +3,7 @@ import { securityHeaders } from './security-headers.js';
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { clientErrorHandler, installJsonParser, parseQuery } from './edge.js';
+import { refuseForeignHosts } from './public-host.js';
 import { installProblemHandlers, sendProblem, toRampartError } from './problem.js';
 import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type DenialReporter, type RegisteredRoute, type RouteDefinition } from './routes.js';
 
@@ -116,6 +117,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   });
   // JSON depth, URL length (issue 12 §4); after the headers so the refusal carries them.
   installJsonParser(app);
+  if (config.http.publicUrl) refuseForeignHosts(app, config.http.publicUrl);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), payment=()');

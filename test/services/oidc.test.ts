@@ -59,6 +59,8 @@ describe.skipIf(missing.length > 0)('OIDC on PostgreSQL with two nodes', () => {
   let balancer: { server: Server; hits: number[] };
   let sessionCookie = '';
   let clientId = '';
+  let raceClientId = '';
+  let olaId = '';
 
   beforeAll(async () => {
     const scratch = await createScratchDatabase();
@@ -83,6 +85,8 @@ describe.skipIf(missing.length > 0)('OIDC on PostgreSQL with two nodes', () => {
     const { secret } = (await (await post('/api/v1/identity/totp/enroll', {}, pending)).json()) as { secret: string };
     sessionCookie = cookieOf(await post('/api/v1/identity/totp/confirm', { code: totpCodeAt({ secret, step: totpStep(new Date()) }) }, pending));
     await withTenant(nodeA.db, { tenantId: acme.id, actor: { type: 'system', id: 'test' } }, async (trx) => {
+      raceClientId = (await createClient({ trx, tenantId: acme.id, ring: nodeA.keys.ring, audit: nodeA.audit, actor: { type: 'system', id: 'test' }, justification: 'test relying party', context: {} }, { name: 'Racer', type: 'public', redirectUris: [`${issuer}/cb`], scopes: ['openid', 'offline_access', 'rampart:tenant:read'] })).client.clientId;
+      olaId = (await trx.selectFrom('users').select('id').where('email', '=', 'ola@acme.test').executeTakeFirstOrThrow()).id;
       clientId = (await createClient({ trx, tenantId: acme.id, ring: nodeA.keys.ring, audit: nodeA.audit, actor: { type: 'system', id: 'test' }, justification: 'test relying party', context: {} }, { name: 'SPA', type: 'public', redirectUris: [`${issuer}/cb`], scopes: ['openid', 'offline_access', 'rampart:tenant:read'], dpopBoundAccessTokens: true })).client.clientId;
     });
   }, 120_000);
@@ -132,4 +136,42 @@ describe.skipIf(missing.length > 0)('OIDC on PostgreSQL with two nodes', () => {
     const tokens = await client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP });
     expect(result.activated).toContain(decodeProtectedHeader(tokens.id_token!).kid);
   });
+
+  /** A grant and its refresh token, minted through the provider's own models as a code exchange would. */
+  async function mintRefreshToken(): Promise<string> {
+    const provider = nodeA.oidc.provider();
+    const rpClient = (await provider.Client.find(raceClientId))!;
+    const grant = new provider.Grant({ accountId: olaId, clientId: raceClientId });
+    grant.addOIDCScope('openid offline_access');
+    grant.addResourceScope(nodeA.oidc.settings.apiResource, 'rampart:tenant:read');
+    const grantId = await grant.save();
+    const token = new provider.RefreshToken({ accountId: olaId, client: rpClient, grantId, scope: 'openid offline_access rampart:tenant:read', resource: nodeA.oidc.settings.apiResource, gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) } as never);
+    return token.save();
+  }
+
+  const refresh = (refreshToken: string) =>
+    fetch(`${issuer}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: raceClientId }) });
+
+  it('ID-1 200 races of one refresh token redeemed twice at once on two nodes: no race leaves a live access or refresh token', async () => {
+    const RACES = 200;
+    const survivors: string[] = [];
+    let winners = 0;
+    for (let race = 0; race < RACES; race++) {
+      const stolen = await mintRefreshToken();
+      // The balancer alternates, so the two requests run on different nodes with their own pools.
+      const answers = await Promise.all([refresh(stolen), refresh(stolen)]);
+      const issued = (await Promise.all(answers.map(async (r) => (r.status === 200 ? ((await r.json()) as { access_token: string; refresh_token: string }) : undefined)))).filter((t) => t !== undefined);
+      expect(issued.length).toBeLessThanOrEqual(1);
+      winners += issued.length;
+      for (const tokens of issued) {
+        const api = await fetch(`${issuer}/api/v1/tenant`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+        if (api.status !== 401) survivors.push(`race ${race}: access token answered ${api.status}`);
+        const again = await refresh(tokens.refresh_token);
+        if (again.status === 200) survivors.push(`race ${race}: the new refresh token still works`);
+      }
+    }
+    expect(survivors).toEqual([]);
+    // Many races have a winner whose tokens the loser then revoked: the check above had work to do.
+    expect(winners).toBeGreaterThan(RACES / 10);
+  }, 600_000);
 });

@@ -79,7 +79,7 @@ describe.skipIf(missing.length > 0)('a whole Rampart on PostgreSQL and Redis', (
     await writeFile(join(secretsDir, 'audit_signing_key'), generateSigningKeyPem());
     await writeFile(join(secretsDir, 'identity_pepper'), randomBytes(32).toString('base64'));
     try {
-      const config = testConfig({ env: 'production', database: { url: scratch.url }, secrets: { dir: secretsDir } });
+      const config = testConfig({ env: 'production', database: { url: scratch.url }, secrets: { dir: secretsDir }, http: { publicUrl: 'https://id.example.com' } });
       await expect(createRampart({ config, env: {} })).rejects.toThrow(/\d+ pending migration\(s\) \(1(, \d+)*\); production does not migrate at start/);
       const tables = new pg.Client({ connectionString: scratch.url });
       await tables.connect();

@@ -8,7 +8,8 @@ import { oidcMigration } from './0006_oidc.js';
 import { identityExtrasMigration } from './0007_identity_extras.js';
 import { appsMigration } from './0008_apps.js';
 import { billingMigration } from './0009_billing.js';
-import { platformMigration } from './0010_platform.js';
+import { oidcRevokedGrantsMigration } from './0010_oidc_revoked_grants.js';
+import { platformMigration } from './0011_platform.js';
 
 /** Every migration, in version order. Modules append theirs as they land. */
-export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration, identityExtrasMigration, appsMigration, billingMigration, platformMigration];
+export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration, identityExtrasMigration, appsMigration, billingMigration, oidcRevokedGrantsMigration, platformMigration];

@@ -19,8 +19,41 @@ const hashId = (id: string) => sha256Hex(`oidc:${id}`);
 /** Values compared in SQL as they are (not hashed) must be plain text a column can hold. */
 const isLookupKey = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 256 && !value.includes('\u0000');
 
-export function createAdapterFactory({ db, clock, findClient }: { db: Database; clock: Clock; findClient: ClientLookup }): (name: string) => Adapter {
+/**
+ * Kinds whose existence lets a client in, and so die with their grant (ID-1). An Interaction
+ * carries a grant id too but grants nothing: the provider's "another user signed in on this
+ * browser" logout-and-resume must still find it after that grant is revoked.
+ */
+const GRANT_BOUND = new Set(['Grant', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+
+/**
+ * How long a revocation is remembered: longer than anything issued under the grant can live (a
+ * refresh-token chain, capped by its TTL; an access token), plus an hour for requests in flight.
+ */
+export const revocationRetentionSeconds = ({ refreshTokenTtlSeconds, accessTokenTtlSeconds }: { refreshTokenTtlSeconds: number; accessTokenTtlSeconds: number }) =>
+  Math.max(refreshTokenTtlSeconds, accessTokenTtlSeconds) + 3600;
+
+type Revocation = { db: Database; now: Date; retentionSeconds: number };
+
+/**
+ * Records grants as revoked. Written before their rows are deleted, and checked by every lookup and
+ * save, so a request that writes under the grant after the delete (the winner of a refresh race)
+ * still writes dead tokens: the order of the racing requests cannot matter.
+ */
+async function recordRevoked({ db, now, retentionSeconds }: Revocation, grantIds: string[]): Promise<void> {
+  const ids = [...new Set(grantIds.filter(isLookupKey))];
+  if (!ids.length) return;
+  const expiresAt = new Date(now.getTime() + retentionSeconds * 1000);
+  await db.owner
+    .insertInto('oidc_revoked_grants')
+    .values(ids.map((grant_id) => ({ grant_id, expires_at: expiresAt })))
+    .onConflict((oc) => oc.column('grant_id').doNothing())
+    .execute();
+}
+
+export function createAdapterFactory({ db, clock, findClient, retentionSeconds }: { db: Database; clock: Clock; findClient: ClientLookup; retentionSeconds: number }): (name: string) => Adapter {
   const live = (expiresAt: Date | null) => expiresAt === null || expiresAt > clock.now();
+  const revoke = (grantIds: string[]) => recordRevoked({ db, now: clock.now(), retentionSeconds }, grantIds);
 
   const toPayload = (row: { payload: Record<string, unknown>; consumed_at: Date | null; expires_at: Date | null } | undefined): AdapterPayload | undefined => {
     if (!row || !live(row.expires_at)) return undefined;
@@ -43,7 +76,14 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
         revokeByGrantId: async () => undefined,
       };
     }
-    const select = () => db.owner.selectFrom('oidc_payloads').select(['payload', 'consumed_at', 'expires_at']).where('kind', '=', kind);
+    const isGrantBound = GRANT_BOUND.has(kind);
+    const select = () => {
+      const query = db.owner.selectFrom('oidc_payloads').select(['payload', 'consumed_at', 'expires_at']).where('kind', '=', kind);
+      // ID-1: nothing of a revoked grant is found, whenever it was written.
+      return isGrantBound
+        ? query.where(({ not, exists, selectFrom }) => not(exists(selectFrom('oidc_revoked_grants').select('oidc_revoked_grants.grant_id').whereRef('oidc_revoked_grants.grant_id', '=', 'oidc_payloads.grant_id'))))
+        : query;
+    };
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
         const expiresAt = expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null;
@@ -55,20 +95,19 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
           return value;
         });
         if (hasNul) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
-        const values = {
-          kind,
-          id_hash: hashId(id),
-          payload: json,
-          grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
-          uid: typeof payload.uid === 'string' ? payload.uid : null,
-          user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
-          expires_at: expiresAt,
-        };
-        await db.owner
-          .insertInto('oidc_payloads')
-          .values(values)
-          .onConflict((oc) => oc.columns(['kind', 'id_hash']).doUpdateSet({ payload: values.payload, grant_id: values.grant_id, uid: values.uid, user_code: values.user_code, expires_at: values.expires_at }))
-          .execute();
+        // A grant row carries its own id, everything else the grant it was issued under.
+        const grantId = kind === 'Grant' ? id : typeof payload.grantId === 'string' ? payload.grantId : null;
+        const uid = typeof payload.uid === 'string' ? payload.uid : null;
+        const userCode = typeof payload.userCode === 'string' ? payload.userCode : null;
+        const guard = isGrantBound ? grantId : null;
+        // ID-1: one statement that writes only while the grant is not revoked. (A revocation that
+        // commits after this check still wins: lookups check again.)
+        const result = await sql`
+          insert into oidc_payloads (kind, id_hash, payload, grant_id, uid, user_code, expires_at)
+          select ${kind}::text, ${hashId(id)}::text, ${json}::jsonb, ${grantId}::text, ${uid}::text, ${userCode}::text, ${expiresAt}::timestamptz
+          where not exists (select 1 from oidc_revoked_grants where grant_id = ${guard}::text)
+          on conflict (kind, id_hash) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`.execute(db.owner);
+        if (Number(result.numAffectedRows ?? 0n) === 0) throw new errors.InvalidGrant('grant revoked');
       },
       find: async (id: string) => toPayload(await select().where('id_hash', '=', hashId(id)).executeTakeFirst()),
       findByUid: async (uid: string) => (isLookupKey(uid) ? toPayload(await select().where('uid', '=', uid).executeTakeFirst()) : undefined),
@@ -81,13 +120,19 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
         const result = await db.owner.updateTable('oidc_payloads').set({ consumed_at: clock.now() }).where('kind', '=', kind).where('id_hash', '=', hashId(id)).where('consumed_at', 'is', null).returning('grant_id').executeTakeFirst();
         if (result) return;
         const row = await db.owner.selectFrom('oidc_payloads').select('grant_id').where('kind', '=', kind).where('id_hash', '=', hashId(id)).executeTakeFirst();
-        if (row?.grant_id) await db.owner.deleteFrom('oidc_payloads').where('grant_id', '=', row.grant_id).execute();
+        if (row?.grant_id) {
+          await revoke([row.grant_id]);
+          await db.owner.deleteFrom('oidc_payloads').where('grant_id', '=', row.grant_id).execute();
+        }
         throw new errors.InvalidGrant(`${kind === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
       },
       async destroy(id: string) {
+        // A destroyed grant is a revoked one: whatever is issued under it later is dead on arrival.
+        if (kind === 'Grant') await revoke([id]);
         await db.owner.deleteFrom('oidc_payloads').where('kind', '=', kind).where('id_hash', '=', hashId(id)).execute();
       },
       async revokeByGrantId(grantId: string) {
+        await revoke([grantId]);
         // The provider calls this once per token model. Only that model's rows go: an Interaction
         // carries the grant id too, and deleting it broke the provider's "another user signed in on
         // this browser" logout-and-resume ("interaction session not found").
@@ -97,17 +142,28 @@ export function createAdapterFactory({ db, clock, findClient }: { db: Database; 
   };
 }
 
-/** Deletes expired protocol state; the purge job calls it. Returns the number of rows removed. */
+/**
+ * Deletes expired protocol state, what is left of revoked grants (rows a racing request wrote
+ * after the revocation; lookups already ignore them) and revocations past their retention. The
+ * purge job calls it. Returns the number of rows removed.
+ */
 export async function purgeExpiredPayloads(db: Database, now: Date): Promise<number> {
-  const result = await sql`delete from oidc_payloads where expires_at is not null and expires_at < ${now}`.execute(db.owner);
-  return Number(result.numAffectedRows ?? 0n);
+  const expired = await sql`delete from oidc_payloads where expires_at is not null and expires_at < ${now}`.execute(db.owner);
+  const revoked = await sql`delete from oidc_payloads p where p.grant_id is not null and p.kind <> 'Interaction' and exists (select 1 from oidc_revoked_grants r where r.grant_id = p.grant_id)`.execute(db.owner);
+  const forgotten = await sql`delete from oidc_revoked_grants where expires_at < ${now}`.execute(db.owner);
+  return [expired, revoked, forgotten].reduce((sum, result) => sum + Number(result.numAffectedRows ?? 0n), 0);
 }
 
 /**
- * Everything the provider holds for one user: grants, codes, access and refresh tokens, provider
- * sessions ("sign out everywhere", ID-6). Returns the number of rows removed.
+ * Everything the provider holds for one user ("sign out everywhere", ID-6) or one client (deleted):
+ * grants, codes, access and refresh tokens, and for a user the provider sessions. The grants are
+ * recorded as revoked first, so a refresh in flight cannot bring one back. Returns the number of
+ * rows removed.
  */
-export async function revokeAccountPayloads(db: Database, accountId: string): Promise<number> {
-  const result = await sql`delete from oidc_payloads where payload->>'accountId' = ${accountId}`.execute(db.owner);
+export async function revokePayloadsOf({ db, now, retentionSeconds }: Revocation, owner: { accountId: string } | { clientId: string }): Promise<number> {
+  const [field, value] = 'accountId' in owner ? ['accountId', owner.accountId] : ['clientId', owner.clientId];
+  const grants = await sql<{ grant_id: string }>`select distinct grant_id from oidc_payloads where payload->>${field} = ${value} and grant_id is not null and kind <> 'Interaction'`.execute(db.owner);
+  await recordRevoked({ db, now, retentionSeconds }, grants.rows.map((row) => row.grant_id));
+  const result = await sql`delete from oidc_payloads where payload->>${field} = ${value}`.execute(db.owner);
   return Number(result.numAffectedRows ?? 0n);
 }

@@ -3,7 +3,7 @@ export { createOidc, DASHBOARD_CLIENT_ID, type Oidc, type OidcOptions } from './
 export { oidcRoutes } from './routes.js';
 export { tokenAuthenticator, scopedAuthorizer, firstAuthenticator, isCrossOriginWrite } from './authenticator.js';
 export { createSigningKeys, SIGNING_ALGS, type SigningKeys, type SigningKeyView, type RotationResult } from './keys.js';
-export { purgeExpiredPayloads, revokeAccountPayloads } from './adapter.js';
+export { purgeExpiredPayloads } from './adapter.js';
 export { scopeAllows, heldApiScopes, grantableApiScopes, apiScopesOf, API_WILDCARD } from './scopes.js';
 export { INTERACTION_TTL_SECONDS, type OidcSettings } from './provider.js';
 export { verifyDpopProof } from './dpop.js';

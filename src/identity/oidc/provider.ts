@@ -3,9 +3,10 @@ import type { Clock, Logger } from '../../core/index.js';
 import { withTenant, type Database } from '../../db/index.js';
 import { ACR } from '../credentials/index.js';
 import { readSessionCookie, validateSession } from '../sessions/index.js';
-import { createAdapterFactory, type ClientLookup } from './adapter.js';
+import { createAdapterFactory, revocationRetentionSeconds, type ClientLookup } from './adapter.js';
 import type { PrivateJwk } from './keys.js';
 import { API_WILDCARD, clientApiScopes, isApiScope, isWellFormedApiScope, OIDC_SCOPES } from './scopes.js';
+import { burnCodeOnFailedRedemption, pinPublicOrigin, providerCookies } from './hardening.js';
 import { errorPage, logoutPage, postLogoutPage } from './pages.js';
 
 /**
@@ -26,6 +27,8 @@ export type OidcSettings = {
   /** Keys that sign the provider's own cookies (derived from the identity secret). */
   cookieKeys: string[];
   trustProxy: boolean;
+  /** The issuer is the configured public URL: every absolute URL comes from it, never from the request. */
+  issuerIsPublicUrl: boolean;
 };
 
 export type OidcAccount = { id: string; tenantId: string; email: string; displayName: string; status: string };
@@ -81,16 +84,12 @@ function interactionsBoundToRampartSession(db: Database, clock: Clock) {
 }
 
 export function buildProvider({ settings, db, clock, log, findClient, jwks }: { settings: OidcSettings; db: Database; clock: Clock; log: Logger; findClient: ClientLookup; jwks: PrivateJwk[] }): Provider {
-  const adapter = createAdapterFactory({ db, clock, findClient });
+  const adapter = createAdapterFactory({ db, clock, findClient, retentionSeconds: revocationRetentionSeconds(settings) });
   const configuration: Configuration = {
     adapter: adapter as unknown as Configuration['adapter'],
     jwks: { keys: jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
-    cookies: {
-      keys: settings.cookieKeys,
-      names: { session: 'rampart_oidc_session', interaction: 'rampart_oidc_interaction', resume: 'rampart_oidc_resume' },
-      long: { httpOnly: true, sameSite: 'lax' },
-      short: { httpOnly: true, sameSite: 'lax' },
-    },
+    // ID-6: prefixed, Secure behind TLS, HttpOnly, SameSite=Lax (why Lax: providerCookies).
+    cookies: providerCookies({ keys: settings.cookieKeys, secure: new URL(settings.issuer).protocol === 'https:' }),
     // ID-2: the authorization code flow only; no implicit, no hybrid.
     responseTypes: ['code'],
     // ID-2: PKCE (S256, the only method oidc-provider 9 implements) for every client, public or not.
@@ -210,6 +209,8 @@ export function buildProvider({ settings, db, clock, log, findClient, jwks }: { 
   };
   const provider = new Provider(settings.issuer, configuration);
   provider.proxy = settings.trustProxy;
+  if (settings.issuerIsPublicUrl) pinPublicOrigin(provider, settings.issuer);
+  burnCodeOnFailedRedemption(provider);
   provider.on('server_error', (_ctx: unknown, error: Error) => log.error({ err: { message: error.message, name: error.name } }, 'oidc provider error'));
   return provider;
 }

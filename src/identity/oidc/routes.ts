@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/index.js';
 import { toAuthzPrincipal, type Authz } from '../../authz/index.js';
@@ -162,7 +161,8 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request }) => {
         await withCaller(db, principal!, (trx) => deleteClient({ trx, tenantId: principal!.tenantId, ring, audit, actor: actorOf(principal!), justification: body.justification, context: requestContext(request) }, params.clientId));
-        await unsafeAsSystem(db, { reason: 'revoke the protocol state of a deleted client' }, (trx) => trx.deleteFrom('oidc_payloads').where(sql<boolean>`payload->>'clientId' = ${params.clientId}`).execute());
+        // The provider's store is closed to the app role; the client is already gone from the tenant.
+        await oidc.revokeClient(params.clientId);
       },
     }),
 

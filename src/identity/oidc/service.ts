@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../audit/index.js';
 import type { Clock, KekRing, Logger } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
+import { revocationRetentionSeconds, revokePayloadsOf } from './adapter.js';
 import { clientLookup, ensurePlatformClient } from './clients.js';
 import { createSigningKeys, type SigningKeys } from './keys.js';
 import { buildProvider, type OidcSettings } from './provider.js';
@@ -32,6 +33,10 @@ export type Oidc = {
   provider(): Provider;
   /** Rebuilds the provider when the key set changed elsewhere; returns true when it did. */
   refreshKeys(): Promise<boolean>;
+  /** Revokes every grant, token and provider session of one user ("sign out everywhere"); returns the rows removed. */
+  revokeAccount(accountId: string): Promise<number>;
+  /** Revokes every grant and token of a deleted client; returns the rows removed. */
+  revokeClient(clientId: string): Promise<number>;
   /** Registers the protocol endpoints on a Fastify instance (an encapsulated, body-untouched scope). */
   mount(app: FastifyInstance): Promise<void>;
 };
@@ -66,6 +71,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     return true;
   };
 
+  const revocation = () => ({ db, now: clock.now(), retentionSeconds: revocationRetentionSeconds(settings) });
+
   const handle = (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
     // Security headers set by the pipeline so far (helmet, request id) go out with the provider's reply.
@@ -79,6 +86,8 @@ export async function createOidc(options: OidcOptions): Promise<Oidc> {
     keys,
     provider: () => current,
     refreshKeys,
+    revokeAccount: (accountId) => revokePayloadsOf(revocation(), { accountId }),
+    revokeClient: (clientId) => revokePayloadsOf(revocation(), { clientId }),
     async mount(app) {
       await app.register(async (scope) => {
         // The provider reads and size-limits its own request bodies; leave the stream untouched.

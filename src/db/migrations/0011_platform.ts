@@ -12,7 +12,7 @@ import type { Migration } from '../migrate.js';
  * - `authz_changes.request`: a change that waits for a second admin keeps what it will apply.
  */
 export const platformMigration: Migration = {
-  version: 10,
+  version: 11,
   name: 'platform',
   sql: `
 CREATE TABLE platform_operators (
