@@ -149,6 +149,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     statementTimeoutMs: config.database.statementTimeoutMs,
     secrets,
     log,
+    lockRole: 'serve',
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
   const redis = config.redis.url ? await connectRedis(config.redis.url, secrets, log) : undefined;
