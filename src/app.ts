@@ -20,6 +20,7 @@ import {
   createKeyCache,
   createLogger,
   developmentSecret,
+  developmentSecretFile,
   RampartError,
   envSecretsProvider,
   fileSecretsProvider,
@@ -116,20 +117,20 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
   const problems = [...tlsConfigProblems(config), ...productionProblems(config, env)];
   if (problems.length) throw new ConfigError(problems);
   const isProduction = config.env === 'production';
-  const embeddedOnDisk = config.database.url === undefined;
+  const devFile = (name: string) => developmentSecretFile(config, name);
 
   const secrets = secretsProviderFor(config, env);
   const ring = await loadMasterKeyRing({
     secrets,
     production: isProduction,
-    ...(embeddedOnDisk ? { devKeyFile: join(config.dataDir, 'secrets', 'master_key') } : {}),
+    devKeyFile: devFile('master_key'),
     log,
   });
 
   const signer = await loadCheckpointSigner({
     secrets,
     production: isProduction,
-    ...(embeddedOnDisk ? { devFile: join(config.dataDir, 'secrets', 'audit_signing_key') } : {}),
+    devFile: devFile('audit_signing_key'),
     log,
   });
   // Recovery-code HMACs, throttle keys and the ALTCHA key derive from one identity secret.
@@ -137,7 +138,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     (await secrets.get('identity_pepper')) ??
     (isProduction
       ? missingSecret('identity_pepper')
-      : await developmentSecret({ file: embeddedOnDisk ? join(config.dataDir, 'secrets', 'identity_pepper') : undefined, name: 'identity pepper', generate: () => randomBytes(32).toString('base64'), log }));
+      : await developmentSecret({ file: devFile('identity_pepper'), name: 'identity pepper', generate: () => randomBytes(32).toString('base64'), log }));
   const auditSinks = await Promise.all(config.audit.sinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
   const alertSinks = await Promise.all(config.audit.alertSinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
 
@@ -200,7 +201,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const mailer = await mailerFor(config, secrets, log);
     const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
     registerIdentityJobs(jobs, { db, audit, log });
-    const billing = await billingFor({ config, secrets, db, audit, jobs, mailer, log, production: isProduction, devSecretFile: embeddedOnDisk ? join(config.dataDir, 'secrets', 'billing_webhook_secrets') : undefined });
+    const billing = await billingFor({ config, secrets, db, audit, jobs, mailer, log, production: isProduction, devSecretFile: devFile('billing_webhook_secrets') });
     const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
@@ -238,7 +239,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     });
     registerOidcJobs(jobs, oidc, db, log);
     // Each node reloads signing keys a rotation elsewhere (another node, the CLI) has changed.
-    const keyRefresh = setInterval(() => void oidc.refreshKeys().catch((error: Error) => log.warn({ err: { message: error.message } }, 'oidc key refresh failed')), 60_000);
+    const keyRefresh = setInterval(() => void oidc.refreshKeys().catch((error: unknown) => log.warn({ err: error }, 'oidc key refresh failed')), 60_000);
     keyRefresh.unref();
 
     const routes: RouteDefinition[] = [

@@ -27,7 +27,7 @@ export function signerFromPem(pem: string): CheckpointSigner {
 export const generateSigningKeyPem = (): string => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 /** `audit_signing_key` from the secrets provider; outside production generated into devFile. */
-export async function loadCheckpointSigner({ secrets, production, devFile, log }: { secrets: SecretsProvider; production: boolean; devFile?: string; log?: Logger }): Promise<CheckpointSigner> {
+export async function loadCheckpointSigner({ secrets, production, devFile, log }: { secrets: SecretsProvider; production: boolean; devFile?: string | undefined; log?: Logger }): Promise<CheckpointSigner> {
   let secret = await secrets.get('audit_signing_key');
   if (!secret) {
     if (production) throw new RampartError('bad_request', { detail: 'no audit_signing_key in the secrets provider; production needs a mounted Ed25519 key' });

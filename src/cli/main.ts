@@ -4,7 +4,7 @@ import { createRampart, scheduleRecurringJobs, secretsProviderFor, VERSION } fro
 import { userInfo } from 'node:os';
 import { createAuthz, runDrift, runDriftForAllTenants, toMatrix } from '../authz/index.js';
 import { createAuditLog, loadCheckpointSigner, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type VerifyReport } from '../audit/index.js';
-import { ConfigError, createLogger, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
+import { ConfigError, createLogger, developmentSecretFile, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
 import { installedResources } from '../apps/index.js';
 import { registerAppCommands } from './apps.js';
 import { registerKeyCommands } from './keys.js';
@@ -202,8 +202,7 @@ async function auditCommand(io: CliIo, sub: 'verify' | 'checkpoint', flags: { js
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
-    const embeddedOnDisk = config.database.url === undefined;
-    const signer = await loadCheckpointSigner({ secrets, production: config.env === 'production', ...(embeddedOnDisk ? { devFile: `${config.dataDir}/secrets/audit_signing_key` } : {}) });
+    const signer = await loadCheckpointSigner({ secrets, production: config.env === 'production', devFile: developmentSecretFile(config, 'audit_signing_key') });
     if (sub === 'checkpoint') {
       const written = await writeCheckpoints({ db, signer, log });
       io.out(`${written.length} checkpoint(s) written\n`);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -408,6 +408,18 @@ export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv
   if (config.apps.requireApproval === false) problems.push({ key: 'apps.requireApproval', source: 'config', message: 'production applies app-spec plans only after a second admin approves them (DE-4); remove the setting' });
   if (mailTransportOf(config) === 'outbox') problems.push({ key: 'mail.transport', source: 'config', message: 'the outbox keeps mail in memory and shows it on an open page; configure mail.smtpUrl (RAMPART_SMTP_URL)' });
   return problems;
+}
+
+/**
+ * Where a development secret generated on first use is kept (DE-1): `<dataDir>/secrets/<name>`,
+ * mode 0600, so every process on this data directory (the server, the CLI, a restart, a second
+ * node on the same PostgreSQL run from here) shares one master key, pepper and signing key.
+ * Undefined in production (which never generates secrets) and with an in-memory database (whose
+ * data goes with the process, so its secrets may too).
+ */
+export function developmentSecretFile(config: RampartConfig, name: string): string | undefined {
+  if (config.env === 'production' || config.database.url === 'memory://') return undefined;
+  return join(config.dataDir, 'secrets', name);
 }
 
 /** DE-4: whether app-spec plans wait for a second admin: always in production, elsewhere when turned on. */
