@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { auditRoutes, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
+import { auditRoutes, chainOf, checkpointHeads, createAuditLog, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
 import { authzRoutes, createAuthz, policyAuthorizer, runDriftForAllTenants, type Authz } from './authz/index.js';
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
@@ -202,7 +202,12 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
     registerIdentityJobs(jobs, { db, audit, log });
     const billing = await billingFor({ config, secrets, db, audit, jobs, mailer, log, production: isProduction, devSecretFile: devFile('billing_webhook_secrets') });
-    const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
+    // MO-1: a tenant's chain is checkpointed from its first event (tenant.created), in the creating transaction.
+    const newTenant = (input: { slug: string; name: string }) =>
+      createTenant(db, input, log, async (trx, tenant) => {
+        await authz.provisionTenant(trx, tenant);
+        await checkpointHeads(trx, { signer, chains: [chainOf(tenant.id)] });
+      });
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
       const tenant = await newTenant(DEMO_TENANT).catch((error: { code?: string }) => {

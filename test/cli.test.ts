@@ -32,7 +32,7 @@ afterAll(() => templates.cleanup());
 function migratedTemplateDir(): Promise<string> {
   migratedTemplate ??= (async () => {
     const cwd = templates.tempDir('rampart-cli-template-');
-    const result = await templates.run({ args: ['migrate'], cwd });
+    const result = await templates.run({ args: ['migrate'], cwd, timeoutMs: 3 * STARTUP_TIMEOUT_MS }); // initdb and every migration on a shared, loaded machine
     if (result.code !== 0) throw new Error(`building the migrated template failed\n${result.stdout}\n${result.stderr}`);
     return join(cwd, '.rampart');
   })();

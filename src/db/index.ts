@@ -7,3 +7,4 @@ export { dataKeyStore, envelopeFor, rotateTenantDataKey, rewrapDataKeys } from '
 export type { Schema, Tenant, Job, AuditEvent, Alert, AuditCheckpoint, AuditActorType, AlertSeverity, GrantTriple } from './schema.js';
 export { findRlsViolations, type RlsViolation } from './invariants.js';
 export { lockDataDir, DataDirLockedError, LOCK_FILE, type DataDirLock, type LockHolder } from './lock.js';
+export { findAuditTamperRisks, type AuditTamperRisk } from './audit-invariants.js';
