@@ -96,7 +96,12 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
   startup = (async () => {
     address = await app.listen({ host: config.http.host, port: config.http.port });
     // Embedded, this process holds the data directory; CLI commands reach it through the channel.
-    if (config.database.url === undefined && !stopping) channel = await openAdminChannel({ dataDir: config.dataDir, log: rampart.log, handle: (request) => runForCli(request, io, rampart) });
+    if (config.database.url === undefined && !stopping) {
+      channel = await openAdminChannel({ dataDir: config.dataDir, log: rampart.log, handle: (request) => runForCli(request, io, rampart) }).catch((error: unknown) => {
+        rampart.log.warn({ err: error }, 'the admin channel could not open; CLI commands are refused while the server runs');
+        return undefined;
+      });
+    }
     if (config.jobs.enabled && !stopping) {
       await scheduleRecurringJobs(rampart);
       if (!stopping) rampart.jobs.start();
