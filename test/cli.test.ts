@@ -406,8 +406,13 @@ describe('rampart serve', () => {
 });
 
 describe('rampart keys', () => {
-  it('ID-3 list shows a current and a staged key per algorithm; rotate needs a justification, then retires and promotes, audited', async () => {
+  it('ID-3 list only reads; rotate needs a justification, then retires and promotes, audited', async () => {
     const cwd = await migratedDir();
+    const empty = await launcher.run({ args: ['keys', 'list', '--json'], cwd });
+    expect(empty.code, describeResult(empty)).toBe(0);
+    expect(JSON.parse(empty.stdout)).toEqual([]); // a read-only command creates nothing, not even missing keys
+    const first = await launcher.run({ args: ['keys', 'rotate', '--justification', 'first keys of this install'], cwd });
+    expect(first.code, describeResult(first)).toBe(0);
     const list = await launcher.run({ args: ['keys', 'list', '--json'], cwd });
     expect(list.code, describeResult(list)).toBe(0);
     const before = JSON.parse(list.stdout) as Array<{ kid: string; alg: string; status: string }>;
@@ -423,7 +428,7 @@ describe('rampart keys', () => {
     expect(rotated.code, describeResult(rotated)).toBe(0);
     const after = JSON.parse((await launcher.run({ args: ['keys', 'list', '--json'], cwd })).stdout) as Array<{ kid: string; status: string }>;
     expect(after.filter((k) => k.status === 'current').map((k) => k.kid).sort()).toEqual(staged);
-    expect(after.filter((k) => k.status === 'retired')).toHaveLength(2);
+    expect(after.filter((k) => k.status === 'retired')).toHaveLength(4);
     expect(after.filter((k) => k.status === 'next')).toHaveLength(2);
     const verify = await launcher.run({ args: ['audit', 'verify'], cwd });
     expect(verify.code, describeResult(verify)).toBe(0);
@@ -477,8 +482,8 @@ describe('rampart CLI against a running server (one process per data directory)'
     expect(verify.code, describeResult(verify)).toBe(0);
     const db = await openDatabase({ dataDir: join(cwd, '.rampart') });
     try {
-      const events = await db.owner.selectFrom('audit_events').select(['action', 'actor_id']).where('action', 'in', ['identity.signing_key.rotated', 'authz.matrix.updated']).execute();
-      expect(events.map((e) => e.actor_id)).toEqual([`cli:${userInfo().username}`, `cli:${userInfo().username}`]);
+      const events = await db.owner.selectFrom('audit_events').select(['action', 'actor_id']).where('actor_id', 'like', 'cli:%').orderBy('seq').execute();
+      expect(events.map((e) => `${e.action} by ${e.actor_id}`).sort()).toEqual([`authz.matrix.updated by cli:${userInfo().username}`, `identity.signing_key.rotated by cli:${userInfo().username}`]);
       const current = await db.owner.selectFrom('oidc_signing_keys').select('kid').where('status', '=', 'current').execute();
       expect(current.map((k) => k.kid).sort()).toEqual(staged);
     } finally {

@@ -60,7 +60,8 @@ export function registerKeyCommands(program: Command, ctx: KeysCliContext): void
         withKeys(ctx, async (signing) => {
           // Read-only: listing never creates, retires or deletes a key.
           const list = await signing.list();
-          ctx.out(flags.json ? `${JSON.stringify(list, null, 2)}\n` : render(list));
+          if (!flags.json && !list.length) ctx.out('no signing keys yet: the server creates them at its first start (or run `rampart keys rotate`)\n');
+          else ctx.out(flags.json ? `${JSON.stringify(list, null, 2)}\n` : render(list));
           return 0;
         }),
       ),
