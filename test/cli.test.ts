@@ -432,7 +432,7 @@ describe('rampart keys', () => {
     expect(after.filter((k) => k.status === 'next')).toHaveLength(2);
     const verify = await launcher.run({ args: ['audit', 'verify'], cwd });
     expect(verify.code, describeResult(verify)).toBe(0);
-  }, 180_000);
+  }, 420_000);
 });
 
 describe('rampart billing', () => {
