@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { auditRoutes, createAuditLog, createDenialRecorder, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
+import { auditRoutes, chainOf, checkpointHeads, createAuditLog, createDenialRecorder, createSink, loadCheckpointSigner, registerAuditJobs, scheduleAuditJobs, verifierFor, type AuditLog, type CheckpointSigner, type Sink } from './audit/index.js';
 import { hkdfSync } from 'node:crypto';
 import { authzRoutes, cedarEngine, platformRoutes, catalogueAuthorizer, checkPlatformRoutes, createAuthz, createPlatformOperators, platformAuthorizer, policyAuthorizer, runDriftForAllTenants, type Authz, type PlatformOperators } from './authz/index.js';
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
@@ -20,6 +20,7 @@ import {
   createKeyCache,
   createLogger,
   developmentSecret,
+  developmentSecretFile,
   RampartError,
   envSecretsProvider,
   fileSecretsProvider,
@@ -118,20 +119,20 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
   const problems = [...tlsConfigProblems(config), ...productionProblems(config, env)];
   if (problems.length) throw new ConfigError(problems);
   const isProduction = config.env === 'production';
-  const embeddedOnDisk = config.database.url === undefined;
+  const devFile = (name: string) => developmentSecretFile(config, name);
 
   const secrets = secretsProviderFor(config, env);
   const ring = await loadMasterKeyRing({
     secrets,
     production: isProduction,
-    ...(embeddedOnDisk ? { devKeyFile: join(config.dataDir, 'secrets', 'master_key') } : {}),
+    devKeyFile: devFile('master_key'),
     log,
   });
 
   const signer = await loadCheckpointSigner({
     secrets,
     production: isProduction,
-    ...(embeddedOnDisk ? { devFile: join(config.dataDir, 'secrets', 'audit_signing_key') } : {}),
+    devFile: devFile('audit_signing_key'),
     log,
   });
   // Recovery-code HMACs, throttle keys and the ALTCHA key derive from one identity secret.
@@ -139,7 +140,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     (await secrets.get('identity_pepper')) ??
     (isProduction
       ? missingSecret('identity_pepper')
-      : await developmentSecret({ file: embeddedOnDisk ? join(config.dataDir, 'secrets', 'identity_pepper') : undefined, name: 'identity pepper', generate: () => randomBytes(32).toString('base64'), log }));
+      : await developmentSecret({ file: devFile('identity_pepper'), name: 'identity pepper', generate: () => randomBytes(32).toString('base64'), log }));
   const auditSinks = await Promise.all(config.audit.sinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
   const alertSinks = await Promise.all(config.audit.alertSinks.map((sink) => createSink(sink, secrets, (path) => readFile(path))));
 
@@ -151,6 +152,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     statementTimeoutMs: config.database.statementTimeoutMs,
     secrets,
     log,
+    lockRole: 'serve',
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
   const redis = config.redis.url ? await connectRedis(config.redis.url, secrets, log) : undefined;
@@ -203,8 +205,13 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     const mailer = await mailerFor(config, secrets, log);
     const identity = { accounts, throttle, challenger, mailer, limiter: createRequestLimiter({ store: throttleStore, keySecret: derived('request-budgets') }), publicBaseUrl: publicOrigin(config) };
     registerIdentityJobs(jobs, { db, audit, log });
-    const billing = await billingFor({ config, secrets, db, audit, jobs, mailer, log, production: isProduction, devSecretFile: embeddedOnDisk ? join(config.dataDir, 'secrets', 'billing_webhook_secrets') : undefined });
-    const newTenant = (input: { slug: string; name: string }) => createTenant(db, input, log, (trx, tenant) => authz.provisionTenant(trx, tenant));
+    const billing = await billingFor({ config, secrets, db, audit, jobs, mailer, log, production: isProduction, devSecretFile: devFile('billing_webhook_secrets') });
+    // MO-1: a tenant's chain is checkpointed from its first event (tenant.created), in the creating transaction.
+    const newTenant = (input: { slug: string; name: string }) =>
+      createTenant(db, input, log, async (trx, tenant) => {
+        await authz.provisionTenant(trx, tenant);
+        await checkpointHeads(trx, { signer, chains: [chainOf(tenant.id)] });
+      });
 
     if (config.demo.seed && !(await findTenantBySlug(db, DEMO_TENANT.slug))) {
       const tenant = await newTenant(DEMO_TENANT).catch((error: { code?: string }) => {
@@ -242,7 +249,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     });
     registerOidcJobs(jobs, oidc, db, log);
     // Each node reloads signing keys a rotation elsewhere (another node, the CLI) has changed.
-    const keyRefresh = setInterval(() => void oidc.refreshKeys().catch((error: Error) => log.warn({ err: { message: error.message } }, 'oidc key refresh failed')), 60_000);
+    const keyRefresh = setInterval(() => void oidc.refreshKeys().catch((error: unknown) => log.warn({ err: error }, 'oidc key refresh failed')), 60_000);
     keyRefresh.unref();
 
     const routes: RouteDefinition[] = [

@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/index.js';
 import { createLauncher, describeOutput, describeResult, freePort, httpGet, logMessages, probeTcp, STARTUP_TIMEOUT_MS, tlsHandshake, type RampartProcess } from './support/process.js';
 
 /**
@@ -30,7 +32,7 @@ afterAll(() => templates.cleanup());
 function migratedTemplateDir(): Promise<string> {
   migratedTemplate ??= (async () => {
     const cwd = templates.tempDir('rampart-cli-template-');
-    const result = await templates.run({ args: ['migrate'], cwd });
+    const result = await templates.run({ args: ['migrate'], cwd, timeoutMs: 3 * STARTUP_TIMEOUT_MS }); // initdb and every migration on a shared, loaded machine
     if (result.code !== 0) throw new Error(`building the migrated template failed\n${result.stdout}\n${result.stderr}`);
     return join(cwd, '.rampart');
   })();
@@ -404,8 +406,13 @@ describe('rampart serve', () => {
 });
 
 describe('rampart keys', () => {
-  it('ID-3 list shows a current and a staged key per algorithm; rotate needs a justification, then retires and promotes, audited', async () => {
+  it('ID-3 list only reads; rotate needs a justification, then retires and promotes, audited', async () => {
     const cwd = await migratedDir();
+    const empty = await launcher.run({ args: ['keys', 'list', '--json'], cwd });
+    expect(empty.code, describeResult(empty)).toBe(0);
+    expect(JSON.parse(empty.stdout)).toEqual([]); // a read-only command creates nothing, not even missing keys
+    const first = await launcher.run({ args: ['keys', 'rotate', '--justification', 'first keys of this install'], cwd });
+    expect(first.code, describeResult(first)).toBe(0);
     const list = await launcher.run({ args: ['keys', 'list', '--json'], cwd });
     expect(list.code, describeResult(list)).toBe(0);
     const before = JSON.parse(list.stdout) as Array<{ kid: string; alg: string; status: string }>;
@@ -421,11 +428,11 @@ describe('rampart keys', () => {
     expect(rotated.code, describeResult(rotated)).toBe(0);
     const after = JSON.parse((await launcher.run({ args: ['keys', 'list', '--json'], cwd })).stdout) as Array<{ kid: string; status: string }>;
     expect(after.filter((k) => k.status === 'current').map((k) => k.kid).sort()).toEqual(staged);
-    expect(after.filter((k) => k.status === 'retired')).toHaveLength(2);
+    expect(after.filter((k) => k.status === 'retired')).toHaveLength(4);
     expect(after.filter((k) => k.status === 'next')).toHaveLength(2);
     const verify = await launcher.run({ args: ['audit', 'verify'], cwd });
     expect(verify.code, describeResult(verify)).toBe(0);
-  }, 180_000);
+  }, 420_000);
 });
 
 describe('rampart billing', () => {
@@ -440,4 +447,112 @@ describe('rampart billing', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no tenant with slug "nope"');
   }, 180_000);
+});
+
+describe('rampart CLI against a running server (one process per data directory)', () => {
+  const SLOW = { timeout: 420_000 };
+  const justification = 'drill: the CLI reaches the running server';
+
+  it('DE-2 keys rotate and matrix set run in the server over the admin channel, take effect there at once, are audited as the CLI and survive shutdown', SLOW, async () => {
+    const cwd = await migratedDir();
+    const { server } = await startServer(cwd);
+    await server.waitForStdout(/^ {2}demo tenant: "demo"$/m, 10_000);
+    const pid = server.child.pid!;
+
+    const before = await launcher.run({ args: ['keys', 'list', '--json'], cwd });
+    expect(before.code, describeResult(before)).toBe(0);
+    expect(before.stderr).toContain(`pid ${pid}`);
+    const staged = (JSON.parse(before.stdout) as Array<{ kid: string; status: string }>).filter((k) => k.status === 'next').map((k) => k.kid).sort();
+
+    const rotated = await launcher.run({ args: ['keys', 'rotate', '--justification', justification], cwd });
+    expect(rotated.code, describeResult(rotated)).toBe(0);
+    expect(rotated.stdout).toMatch(/^rotated: now signing with /m);
+    expect(/now signing with ([^;]+);/.exec(rotated.stdout)![1]!.split(', ').sort()).toEqual(staged);
+
+    const set = await launcher.run({ args: ['matrix', 'set', '--tenant', 'demo', '--role', 'viewer', '--resource', 'alert', '--actions', 'list,read', '--justification', justification], cwd });
+    expect(set.code, describeResult(set)).toBe(0);
+    expect(set.stdout).toMatch(/^change \S+: \+\d+ -\d+ grant\(s\)$/m);
+    const shown = await launcher.run({ args: ['matrix', 'show', '--tenant', 'demo', '--json'], cwd });
+    expect((JSON.parse(shown.stdout) as { matrix: Record<string, Record<string, string[]>> }).matrix.viewer?.alert?.sort()).toEqual(['list', 'read']);
+    expect(server.isRunning(), describeOutput(server)).toBe(true);
+
+    expect(await stop(server), describeOutput(server)).toEqual({ code: 0, signal: null });
+    // Alone on the directory now, the CLI opens it itself and finds what the server wrote.
+    const verify = await launcher.run({ args: ['audit', 'verify'], cwd });
+    expect(verify.code, describeResult(verify)).toBe(0);
+    const db = await openDatabase({ dataDir: join(cwd, '.rampart') });
+    try {
+      const events = await db.owner.selectFrom('audit_events').select(['action', 'actor_id']).where('actor_id', 'like', 'cli:%').orderBy('seq').execute();
+      expect(events.map((e) => `${e.action} by ${e.actor_id}`).sort()).toEqual([`authz.matrix.updated by cli:${userInfo().username}`, `identity.signing_key.rotated by cli:${userInfo().username}`]);
+      const current = await db.owner.selectFrom('oidc_signing_keys').select('kid').where('status', '=', 'current').execute();
+      expect(current.map((k) => k.kid).sort()).toEqual(staged);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('DE-2 every CLI write command against a live server runs in it or is refused naming its pid; the data directory is intact afterwards', SLOW, async () => {
+    const cwd = await migratedDir();
+    const { server, url } = await startServer(cwd);
+    await server.waitForStdout(/^ {2}demo tenant: "demo"$/m, 10_000);
+    const pid = server.child.pid!;
+    const unknown = '01890000-0000-7000-8000-000000000000';
+    writeFileSync(join(cwd, 'spec.json'), '{}');
+    const forwarded: Array<[string[], number]> = [
+      [['keys', 'rotate', '--justification', justification], 0],
+      [['matrix', 'set', '--tenant', 'demo', '--role', 'viewer', '--resource', 'job', '--actions', 'list', '--justification', justification], 0],
+      [['jobs', '--retry', unknown], 2],
+      [['drift', '--tenant', 'demo'], 0],
+      [['audit', 'checkpoint'], 0],
+      [['app', 'approve', unknown, '--tenant', 'demo', '--justification', justification], 2],
+      [['billing', 'finalize', unknown, '--tenant', 'demo'], 1],
+      [['billing', 'void', unknown, '--tenant', 'demo', '--justification', justification], 1],
+      [['billing', 'renew', '--tenant', 'demo'], 0],
+    ];
+    for (const [args, code] of forwarded) {
+      const result = await launcher.run({ args, cwd });
+      expect({ args, code: result.code, server: result.stderr.includes(`(run by the server holding`) }, describeResult(result)).toEqual({ args, code, server: true });
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+    }
+    const refused: string[][] = [['migrate'], ['app', 'plan', 'spec.json', '--tenant', 'demo'], ['serve', '--port', '0']];
+    for (const args of refused) {
+      const result = await launcher.run({ args, cwd });
+      expect({ args, code: result.code }, describeResult(result)).toEqual({ args, code: 1 });
+      expect(result.stderr).toContain(`pid ${pid}`);
+      expect(result.stderr).toMatch(/dashboard|stop it/);
+    }
+    expect(server.isRunning(), describeOutput(server)).toBe(true);
+    expect((await httpGet(new URL('/readyz', url).href)).status).toBe(200);
+    expect(await stop(server), describeOutput(server)).toEqual({ code: 0, signal: null });
+    const verify = await launcher.run({ args: ['audit', 'verify'], cwd });
+    expect(verify.code, describeResult(verify)).toBe(0);
+  });
+
+  it('DE-2 the admin channel is owner-only and refuses a caller without the current token', SLOW, async () => {
+    const cwd = await migratedDir();
+    const { server } = await startServer(cwd);
+    const dir = join(cwd, '.rampart');
+    expect(statSync(join(dir, 'admin.sock')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'admin.token')).mode & 0o777).toBe(0o600);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(join(dir, 'admin.sock'));
+      let text = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      socket.on('connect', () => socket.write(`${JSON.stringify({ token: 'guess', argv: ['keys', 'rotate', '--justification', justification], user: 'mallory' })}\n`));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(JSON.parse(answer)).toMatchObject({ code: 2, err: expect.stringContaining('not authorised') });
+    expect(await stop(server)).toEqual({ code: 0, signal: null });
+    expect(existsSync(join(dir, 'admin.sock'))).toBe(false);
+    expect(existsSync(join(dir, 'rampart.lock'))).toBe(false);
+  });
+
+  it('a lock left by a dead process is taken over', SLOW, async () => {
+    const cwd = await migratedDir();
+    writeFileSync(join(cwd, '.rampart', 'rampart.lock'), JSON.stringify({ pid: 2 ** 22 + 1, started: '1', role: 'serve', since: new Date(0).toISOString() }));
+    const result = await launcher.run({ args: ['jobs'], cwd });
+    expect(result.code, describeResult(result)).toBe(0);
+    expect(existsSync(join(cwd, '.rampart', 'rampart.lock'))).toBe(false);
+  });
 });

@@ -37,7 +37,7 @@ describe('ID-3 signing keys under a master key', () => {
     await first.ensure();
     const before = (await first.list()).map((k) => k.kid);
 
-    await expect(keysWith(ringOf(), true).ensure()).rejects.toThrow(/not loaded/);
+    await expect(keysWith(ringOf(), true).ensure()).rejects.toThrow(/this process does not hold/);
 
     const capture = createCapturingLogger('warn');
     const second = keysWith(ringOf(), false, capture.log);

@@ -3,7 +3,7 @@ export { recordAudit, chainOf, type AuditInput, type RequestContext } from './re
 export { diffRecords, shouldRedact, REDACTED, type AuditDiff, type DataClass } from './redact.js';
 export { canonicalJson, eventHash, GENESIS_HASH } from './chain.js';
 export { builtInAlertRules, evaluateAlerts, type AlertRule, type AlertRuleOptions } from './alerts.js';
-export { loadCheckpointSigner, signerFromPem, generateSigningKeyPem, verifierFor, writeCheckpoints, checkpointSignatureValid, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
+export { loadCheckpointSigner, signerFromPem, generateSigningKeyPem, verifierFor, writeCheckpoints, checkpointHeads, checkpointSignatureValid, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 export { verifyAuditLog, type VerifyReport, type ChainReport, type ChainProblem } from './verify.js';
 export { auditEventToEcs, alertToEcs, ECS_VERSION, type EcsDocument } from './ecs.js';
 export { createSink, fileSink, syslogSink, httpSink, webhookSink, emailSink, syslogMessage, frameSyslog, webhookSignature, type Sink, type SinkConfig } from './sinks.js';

@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createAuditLog } from '../audit/index.js';
-import { loadMasterKeyRing, requireJustification, systemClock, type Logger, type RampartConfig, type SecretsProvider } from '../core/index.js';
+import { developmentSecretFile, loadMasterKeyRing, requireJustification, systemClock, type Logger, type RampartConfig, type SecretsProvider } from '../core/index.js';
 import { migrationStatus, migrations, type Actor, type Database } from '../db/index.js';
 import { createSigningKeys, type SigningKeyView } from '../identity/index.js';
 
@@ -10,7 +9,8 @@ import { createSigningKeys, type SigningKeyView } from '../identity/index.js';
  * command: the staged key (published in JWKS since the last rotation) starts signing, the current
  * one is retired but stays published until every token it signed has expired, a new key is staged,
  * and the rotation is an audit event with the operator and their justification. Running servers
- * pick the new key up within a minute.
+ * pick the new key up within a minute (a server that ran the command over its admin channel, at once).
+ * A key sealed under a master key the CLI does not hold is refused, never retired.
  */
 
 export type KeysCliContext = {
@@ -28,7 +28,7 @@ async function withKeys<T>(ctx: KeysCliContext, fn: (keys: ReturnType<typeof cre
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw ctx.usage('the database is not migrated yet: run `rampart migrate`');
-    const ring = await loadMasterKeyRing({ secrets, production: config.env === 'production', ...(config.database.url === undefined ? { devKeyFile: join(config.dataDir, 'secrets', 'master_key') } : {}), log });
+    const ring = await loadMasterKeyRing({ secrets, production: config.env === 'production', devKeyFile: developmentSecretFile(config, 'master_key'), log });
     const keys = createSigningKeys({
       db,
       ring,
@@ -38,6 +38,7 @@ async function withKeys<T>(ctx: KeysCliContext, fn: (keys: ReturnType<typeof cre
       rotationIntervalSeconds: config.oidc.keyRotationDays * 86_400,
       retiredKeyRetentionSeconds: Math.max(config.oidc.retiredKeyRetentionSeconds, config.oidc.idTokenTtlSeconds, config.oidc.accessTokenTtlSeconds),
       production: config.env === 'production',
+      retireForeignKeys: false,
     });
     return await fn(keys);
   } finally {
@@ -57,9 +58,10 @@ export function registerKeyCommands(program: Command, ctx: KeysCliContext): void
     .action(
       ctx.action(async (flags: { json?: boolean }) =>
         withKeys(ctx, async (signing) => {
-          await signing.ensure();
+          // Read-only: listing never creates, retires or deletes a key.
           const list = await signing.list();
-          ctx.out(flags.json ? `${JSON.stringify(list, null, 2)}\n` : render(list));
+          if (!flags.json && !list.length) ctx.out('no signing keys yet: the server creates them at its first start (or run `rampart keys rotate`)\n');
+          else ctx.out(flags.json ? `${JSON.stringify(list, null, 2)}\n` : render(list));
           return 0;
         }),
       ),

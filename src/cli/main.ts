@@ -4,32 +4,47 @@ import { createRampart, scheduleRecurringJobs, secretsProviderFor, VERSION } fro
 import { userInfo } from 'node:os';
 import { createAuthz, runDrift, runDriftForAllTenants, toMatrix } from '../authz/index.js';
 import { createAuditLog, loadCheckpointSigner, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type VerifyReport } from '../audit/index.js';
-import { ConfigError, createLogger, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
+import { ConfigError, createLogger, developmentSecretFile, isUuid, RampartError, loadConfig, productionProblems, redactConfig, tlsConfigProblems, type RampartConfig, type RampartConfigInput } from '../core/index.js';
+import { installedResources } from '../apps/index.js';
 import { registerAppCommands } from './apps.js';
 import { registerKeyCommands } from './keys.js';
 import { registerBillingCommands } from './billing.js';
-import { type Actor, createJobQueue, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase } from '../db/index.js';
+import { type Actor, createJobQueue, DataDirLockedError, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase, type Database } from '../db/index.js';
+import type { Logger, SecretsProvider } from '../core/index.js';
+import { openAdminChannel, type AdminChannel, type AdminRequest, type AdminResponse } from './admin-channel.js';
+import { commandPath, forwardToServer, isForwardable } from './remote.js';
 
 /**
  * `rampart` — exit codes: 0 success, 1 the command failed, 2 invalid usage or configuration.
  * Errors are one readable line (two for config: each bad key on its own line), never a stack.
  */
 
-export type CliIo = { out: (text: string) => void; err: (text: string) => void; env: NodeJS.ProcessEnv; cwd: string };
+export type CliIo = { out: (text: string) => void; err: (text: string) => void; env: NodeJS.ProcessEnv; cwd: string; host?: CliHost };
+
+type Opened = { db: Database; log: Logger; secrets: SecretsProvider };
+
+/**
+ * Set when a running server runs the command for a CLI over its admin channel: its configuration,
+ * its open database (never closed by the command) and the OS user who sent the command.
+ */
+export type CliHost = { config: RampartConfig; user: string; open(): Promise<Opened> };
 
 const defaultIo: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env, cwd: process.cwd() };
 
 class UsageError extends Error {}
 
 function configFrom(io: CliIo, overrides: RampartConfigInput = {}): RampartConfig {
+  if (io.host) return io.host.config;
   return loadConfig({ env: io.env, cwd: io.cwd, overrides });
 }
 
-async function openForCli(config: RampartConfig, env: NodeJS.ProcessEnv = process.env) {
+async function openForCli(io: CliIo, config: RampartConfig): Promise<Opened> {
+  if (io.host) return io.host.open();
+  const { env } = io;
   // Command output owns stdout (it may be JSON for a script); the CLI's own log lines go to stderr.
   const log = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, destination: { write: (line: string) => void process.stderr.write(line) } });
   const secrets = secretsProviderFor(config, env);
-  const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir, appUrl: config.database.appUrl, poolSize: 2, secrets, log });
+  const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir, appUrl: config.database.appUrl, poolSize: 2, secrets, log, lockRole: 'cli' });
   return { db, log, secrets };
 }
 
@@ -49,6 +64,7 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
   // requests and closes the database instead of killing the process mid-write.
   let stopping = false;
   let startup: Promise<unknown> = Promise.resolve();
+  let channel: AdminChannel | undefined;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -60,6 +76,7 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
     force.unref();
     startup
       .catch(() => undefined)
+      .then(() => channel?.close())
       .then(() => rampart.close())
       .then(
         () => {
@@ -78,6 +95,13 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
   let address = '';
   startup = (async () => {
     address = await app.listen({ host: config.http.host, port: config.http.port });
+    // Embedded, this process holds the data directory; CLI commands reach it through the channel.
+    if (config.database.url === undefined && !stopping) {
+      channel = await openAdminChannel({ dataDir: config.dataDir, log: rampart.log, handle: (request) => runForCli(request, io, rampart) }).catch((error: unknown) => {
+        rampart.log.warn({ err: error }, 'the admin channel could not open; CLI commands are refused while the server runs');
+        return undefined;
+      });
+    }
     if (config.jobs.enabled && !stopping) {
       await scheduleRecurringJobs(rampart);
       if (!stopping) rampart.jobs.start();
@@ -92,9 +116,23 @@ async function serve(io: CliIo, flags: { port?: string; host?: string; tlsCert?:
   return new Promise<number>(() => {}); // runs until a signal
 }
 
+/** A CLI command sent over the admin channel: the same command code, on this server's database. */
+async function runForCli(request: AdminRequest, io: CliIo, rampart: Awaited<ReturnType<typeof createRampart>>): Promise<AdminResponse> {
+  const command = commandPath(request.argv);
+  if (!isForwardable(request.argv)) return { code: 2, out: '', err: `error: \`rampart ${command}\` does not run through a running server\n` };
+  let out = '';
+  let err = '';
+  const host: CliHost = { config: rampart.config, user: request.user, open: async () => ({ db: { ...rampart.db, close: async () => {} }, log: rampart.log, secrets: rampart.secrets }) };
+  const code = await run(request.argv, { out: (t) => void (out += t), err: (t) => void (err += t), env: io.env, cwd: io.cwd, host });
+  rampart.log.info({ command, user: request.user, code }, 'ran a CLI command sent over the admin channel');
+  // A rotation signs from now on, not after the next periodic reload.
+  if (command.startsWith('keys ')) await rampart.oidc.refreshKeys().catch((error: unknown) => rampart.log.warn({ err: error }, 'oidc key refresh failed'));
+  return { code, out, err };
+}
+
 async function migrateCommand(io: CliIo, flags: { status?: boolean }): Promise<number> {
   const config = configFrom(io);
-  const { db, log, secrets } = await openForCli(config, io.env);
+  const { db, log, secrets } = await openForCli(io, config);
   try {
     if (flags.status) {
       const status = await migrationStatus(db, migrations);
@@ -135,7 +173,7 @@ function flatten(value: unknown, prefix = ''): Array<[string, string]> {
 
 async function jobsCommand(io: CliIo, flags: { status?: string; limit?: string; retry?: string }): Promise<number> {
   const config = configFrom(io);
-  const { db, log } = await openForCli(config, io.env);
+  const { db, log } = await openForCli(io, config);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
@@ -165,12 +203,11 @@ async function jobsCommand(io: CliIo, flags: { status?: string; limit?: string; 
 
 async function auditCommand(io: CliIo, sub: 'verify' | 'checkpoint', flags: { json?: boolean; tenant?: string }): Promise<number> {
   const config = configFrom(io);
-  const { db, log, secrets } = await openForCli(config, io.env);
+  const { db, log, secrets } = await openForCli(io, config);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
-    const embeddedOnDisk = config.database.url === undefined;
-    const signer = await loadCheckpointSigner({ secrets, production: config.env === 'production', ...(embeddedOnDisk ? { devFile: `${config.dataDir}/secrets/audit_signing_key` } : {}) });
+    const signer = await loadCheckpointSigner({ secrets, production: config.env === 'production', devFile: developmentSecretFile(config, 'audit_signing_key') });
     if (sub === 'checkpoint') {
       const written = await writeCheckpoints({ db, signer, log });
       io.out(`${written.length} checkpoint(s) written\n`);
@@ -204,20 +241,21 @@ function renderVerifyReport(report: VerifyReport): string {
 
 async function withAuthz<T>(io: CliIo, fn: (ctx: { db: Awaited<ReturnType<typeof openForCli>>['db']; authz: ReturnType<typeof createAuthz>; audit: ReturnType<typeof createAuditLog>; tenantId: string }) => Promise<T>, tenantSlug: string): Promise<T> {
   const config = configFrom(io);
-  const { db } = await openForCli(config, io.env);
+  const { db } = await openForCli(io, config);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
     const tenant = await findTenantBySlug(db, tenantSlug);
     if (!tenant) throw new UsageError(`no tenant with slug "${tenantSlug}"`);
     const audit = createAuditLog();
-    return await fn({ db, audit, authz: createAuthz({ db, audit }), tenantId: tenant.id });
+    // The tenant's installed apps are resources too, as on the server.
+    return await fn({ db, audit, authz: createAuthz({ db, audit, tenantResources: installedResources }), tenantId: tenant.id });
   } finally {
     await db.close();
   }
 }
 
-const cliActor = (): Actor => ({ type: 'system', id: `cli:${userInfo().username}` });
+const cliActor = (io: CliIo): Actor => ({ type: 'system', id: `cli:${io.host?.user ?? userInfo().username}` });
 
 async function matrixShow(io: CliIo, flags: { tenant: string; resource?: string; json?: boolean }): Promise<number> {
   return withAuthz(
@@ -251,7 +289,7 @@ async function matrixSet(io: CliIo, flags: { tenant: string; role: string; resou
     io,
     async ({ authz, tenantId }) => {
       const actions = flags.actions.split(',').map((a) => a.trim()).filter(Boolean);
-      const result = await authz.setGrants({ tenantId, actor: cliActor(), role: flags.role, resource: flags.resource, actions, justification: flags.justification });
+      const result = await authz.setGrants({ tenantId, actor: cliActor(io), role: flags.role, resource: flags.resource, actions, justification: flags.justification });
       if (!result.changeId) io.out('no change\n');
       else io.out(`change ${result.changeId}: +${result.added.length} -${result.removed.length} grant(s)\n`);
       return 0;
@@ -262,7 +300,7 @@ async function matrixSet(io: CliIo, flags: { tenant: string; role: string; resou
 
 async function driftCommand(io: CliIo, flags: { tenant?: string; json?: boolean }): Promise<number> {
   const config = configFrom(io);
-  const { db, log } = await openForCli(config, io.env);
+  const { db, log } = await openForCli(io, config);
   try {
     const status = await migrationStatus(db, migrations);
     if (status.pending.length) throw new UsageError('the database is not migrated yet: run `rampart migrate`');
@@ -353,9 +391,9 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--tenant <slug>', 'only this tenant')
     .option('--json', 'JSON output')
     .action(action((flags: { tenant?: string; json?: boolean }) => driftCommand(io, flags)));
-  registerAppCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
-  registerKeyCommands(program, { out: io.out, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
-  registerBillingCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(config, io.env), actor: cliActor, usage: (message) => new UsageError(message), action });
+  registerAppCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
+  registerKeyCommands(program, { out: io.out, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
+  registerBillingCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('verify')
@@ -396,6 +434,7 @@ export async function run(argv: string[], io: CliIo = defaultIo): Promise<number
       for (const issue of error.issues ?? []) io.err(`  ${issue.pointer}: ${issue.message}\n`);
       return 2;
     }
+    if (error instanceof DataDirLockedError && !io.host) return forwardToServer({ argv, io, locked: error });
     if (error instanceof MigrationError) {
       io.err(`migration error: ${error.message}\n`);
       return 1;

@@ -2,8 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
 import {
+  closestEnvName,
   ConfigError,
+  ENV_PASSTHROUGH,
   configSchema,
   ENV_KEYS,
   loadConfig,
@@ -228,6 +232,43 @@ describe('loadConfig refuses bad input and names the key', () => {
   it('does not refuse the passthrough variables RAMPART_CONFIG, RAMPART_SECRET_* and RAMPART_TEST_*', () => {
     writeConfigFile({}, 'x.json');
     expect(() => load({ env: { RAMPART_CONFIG: 'x.json', RAMPART_SECRET_MASTER_KEY: 'k', RAMPART_TEST_SLOW: '1' } })).not.toThrow();
+  });
+
+  // A stray RAMPART_ variable stops every command; the message must say which and what was meant.
+  it('DE-3 every one-edit typo of a setting is refused naming the variable and suggesting a setting one edit away', () => {
+    const names = Object.keys(ENV_KEYS).filter((n) => n.startsWith('RAMPART_'));
+    const typo = fc.record({ name: fc.constantFrom(...names), at: fc.nat(), kind: fc.constantFrom('drop', 'swap', 'double', 'replace') }).map(({ name, at, kind }) => {
+      const i = 8 + (at % (name.length - 9)); // after "RAMPART_", before the last character
+      const edited = kind === 'drop' ? name.slice(0, i) + name.slice(i + 1) : kind === 'swap' ? name.slice(0, i) + name[i + 1] + name[i] + name.slice(i + 2) : kind === 'double' ? name.slice(0, i) + name[i] + name.slice(i) : `${name.slice(0, i)}Q${name.slice(i + 1)}`;
+      return { name, edited };
+    });
+    fc.assert(
+      fc.property(typo, ({ name, edited }) => {
+        fc.pre(edited !== name && !(edited in ENV_KEYS) && !ENV_PASSTHROUGH.some((re) => re.test(edited)));
+        const issues = issuesOf({ env: { [edited]: '1' } });
+        expect(issues).toEqual([expect.objectContaining({ key: edited, source: 'env', message: expect.stringContaining('did you mean RAMPART_') })]);
+        const suggested = closestEnvName(edited)!;
+        expect(suggested === name || Math.abs(suggested.length - edited.length) <= 1).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('DE-3 suggests the setting for a typo and names the ignored tooling prefix', () => {
+    const [issue] = issuesOf({ env: { RAMPART_LOGLEVEL: 'debug' } });
+    expect(issue!.message).toContain('did you mean RAMPART_LOG_LEVEL (log.level)?');
+    expect(issue!.message).toContain('RAMPART_TEST_');
+    expect(issuesOf({ env: { RAMPART_SOMETHING_ELSE_ENTIRELY: '1' } })[0]!.message).not.toContain('did you mean');
+  });
+
+  // Our own suites, scripts and CI set RAMPART_TEST_* variables; none may stop Rampart from starting.
+  it('DE-3 accepts every RAMPART_ variable the repository itself uses that is not a setting', () => {
+    const root = resolve(import.meta.dirname, '../..');
+    // Variables read from an environment (`env.RAMPART_X`) and every tooling name.
+    const text = execFileSync('git', ['grep', '-h', '-o', '-E', '(env\\.RAMPART_|RAMPART_TEST_)[A-Z0-9_]*[A-Z0-9]', '--', 'test', 'bin', 'bench', 'web', 'scripts', '.github', 'package.json', 'vitest*.ts'], { cwd: root, encoding: 'utf8' });
+    const used = [...new Set(text.split('\n').filter(Boolean).map((n) => n.replace(/^env\./, '')))].filter((name) => !(name in ENV_KEYS) && !/^RAMPART_(FOO|TYPO|SECRETS_X|CONFIGX|LOGLEVEL|SOMETHING_ELSE_ENTIRELY)$/.test(name));
+    expect(used).toContain('RAMPART_TEST_POSTGRES_URL');
+    for (const name of used) expect(() => load({ env: { [name]: name === 'RAMPART_CONFIG' ? '' : '1' } }), name).not.toThrow();
   });
 
   it('refuses a near miss of a passthrough prefix (RAMPART_SECRETS_X, RAMPART_CONFIGX)', () => {

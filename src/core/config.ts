@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -242,8 +242,41 @@ export const ENV_KEYS: Record<string, string> = {
   RAMPART_SESSION_CACHE_MS: 'sessions.cacheMs',
   RAMPART_APPS_REQUIRE_APPROVAL: 'apps.requireApproval',
 };
-/** RAMPART_ variables that are not config keys: the config file path, dev secrets, test switches. */
-const ENV_PASSTHROUGH = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];
+/**
+ * RAMPART_ variables that are not settings: the config file path, development secrets
+ * (`RAMPART_SECRET_<NAME>`) and anything for tooling around Rampart (`RAMPART_TEST_*`: our own
+ * test suites, CI and scripts), which Rampart never reads as configuration.
+ */
+export const ENV_PASSTHROUGH: readonly RegExp[] = [/^RAMPART_CONFIG$/, /^RAMPART_SECRET_/, /^RAMPART_TEST_/];
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The closest environment variable Rampart reads, when the name is plausibly a typo of it. */
+export function closestEnvName(name: string): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of [...Object.keys(ENV_KEYS), 'RAMPART_CONFIG']) {
+    const distance = editDistance(name, candidate);
+    if (!best || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(name.length / 4)) ? best.name : undefined;
+}
+
+function unknownEnvMessage(name: string): string {
+  const closest = closestEnvName(name);
+  const hint = closest ? `did you mean ${closest}${ENV_KEYS[closest] ? ` (${ENV_KEYS[closest]})` : ''}? ` : '';
+  return `unknown setting; ${hint}RAMPART_* variables must be settings (docs/configuration.md); tooling variables start with RAMPART_TEST_ and are ignored`;
+}
 
 export type ConfigIssue = { key: string; source: string; message: string };
 
@@ -322,7 +355,7 @@ export function loadConfig(options: LoadConfigOptions = {}): RampartConfig {
     const key = ENV_KEYS[name];
     if (key) setPath(fromEnv, key, raw);
     else if (name.startsWith('RAMPART_') && !ENV_PASSTHROUGH.some((re) => re.test(name))) {
-      issues.push({ key: name, source: 'env', message: 'unknown setting (see docs/configuration.md)' });
+      issues.push({ key: name, source: 'env', message: unknownEnvMessage(name) });
     }
   }
   layers.push({ source: 'env', values: fromEnv });
@@ -424,6 +457,18 @@ export function productionProblems(config: RampartConfig, env: NodeJS.ProcessEnv
   if (config.apps.requireApproval === false) problems.push({ key: 'apps.requireApproval', source: 'config', message: 'production applies app-spec plans only after a second admin approves them (DE-4); remove the setting' });
   if (mailTransportOf(config) === 'outbox') problems.push({ key: 'mail.transport', source: 'config', message: 'the outbox keeps mail in memory and shows it on an open page; configure mail.smtpUrl (RAMPART_SMTP_URL)' });
   return problems;
+}
+
+/**
+ * Where a development secret generated on first use is kept (DE-1): `<dataDir>/secrets/<name>`,
+ * mode 0600, so every process on this data directory (the server, the CLI, a restart, a second
+ * node on the same PostgreSQL run from here) shares one master key, pepper and signing key.
+ * Undefined in production (which never generates secrets) and with an in-memory database (whose
+ * data goes with the process, so its secrets may too).
+ */
+export function developmentSecretFile(config: RampartConfig, name: string): string | undefined {
+  if (config.env === 'production' || config.database.url === 'memory://') return undefined;
+  return join(config.dataDir, 'secrets', name);
 }
 
 /** DE-4: whether app-spec plans wait for a second admin: always in production, elsewhere when turned on. */

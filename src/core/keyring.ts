@@ -12,7 +12,7 @@ import { Secret, type SecretsProvider } from './secrets.js';
  * Outside production a missing master key is generated into `devKeyFile` (mode 0600) with a loud
  * warning, so `npm start` works on a fresh clone; production refuses to start without a mounted one.
  */
-export async function loadMasterKeyRing({ secrets, production, devKeyFile, log }: { secrets: SecretsProvider; production: boolean; devKeyFile?: string; log?: Logger }): Promise<KekRing> {
+export async function loadMasterKeyRing({ secrets, production, devKeyFile, log }: { secrets: SecretsProvider; production: boolean; devKeyFile?: string | undefined; log?: Logger }): Promise<KekRing> {
   let current = await secrets.get('master_key');
   if (!current) {
     if (production) throw new RampartError('bad_request', { detail: 'no master_key in the secrets provider; production needs a mounted 32-byte key' });

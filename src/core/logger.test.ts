@@ -153,9 +153,24 @@ describe('serializeError (DA-4, invariant 5)', () => {
     ['a string', 'boom', 'boom'],
     ['a number', 42, '42'],
     ['null', null, 'null'],
-    ['a plain object', { detail: EMAIL }, '[object Object]'],
+    ['a plain object (its key names, never its values)', { detail: EMAIL }, 'non-error value with keys detail'],
+    ['an object with a message', { message: 'relation "x" does not exist', code: 7 }, 'relation "x" does not exist'],
   ])('serializes %s thrown as a non-Error', (_label, value, message) => {
     expect(serializeError(value)).toEqual({ message });
+  });
+
+  // The server logged `oidc key refresh failed` with "[object Object]": background code logs
+  // `{ err: { message } }` or a driver's plain object, and the err serializer stringified it.
+  it.each([
+    ['an Error', new Error('master key not loaded')],
+    ['an object with a message', { message: 'master key not loaded' }],
+    ['a driver-style object', Object.assign(Object.create(null) as object, { message: 'master key not loaded', severity: 'ERROR' })],
+  ])('a background error logged as %s keeps its message', (_label, err) => {
+    const { log, lines } = createCapturingLogger();
+    log.warn({ err }, 'oidc key refresh failed');
+    const line = JSON.parse(lines()[0]!) as { err: { message: string } };
+    expect(line.err.message).toBe('master key not loaded');
+    expect(lines()[0]).not.toContain('[object Object]');
   });
 
   it('DA-4 a Postgres error logged under err with a message leaks neither detail nor value', () => {

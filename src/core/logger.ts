@@ -44,7 +44,12 @@ export const REDACT_PATHS = [
  * parameters may hold anything. (invariant 5)
  */
 export function serializeError(error: unknown, seen: WeakSet<object> = new WeakSet()): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
+  if (!(error instanceof Error)) {
+    // A thrown or logged non-Error (a driver's plain object, `{ message }`) keeps its message, never "[object Object]".
+    const message = (error as { message?: unknown } | null)?.message;
+    if (typeof message === 'string') return { message };
+    return { message: typeof error === 'object' && error !== null ? `non-error value with keys ${Object.keys(error).slice(0, 10).join(', ') || '(none)'}` : String(error) };
+  }
   if (seen.has(error)) return { message: '[circular cause]' };
   seen.add(error);
   const withCode = error as Error & { code?: unknown; constraint?: unknown; table?: unknown; statusCode?: unknown };

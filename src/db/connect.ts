@@ -5,6 +5,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { CompiledQuery, Kysely, PostgresDialect, type QueryResult } from 'kysely';
 import pg from 'pg';
 import { redactUrl, type Logger, type SecretsProvider } from '../core/index.js';
+import { lockDataDir, type DataDirLock } from './lock.js';
 import { runPgBatch } from './pg-batch.js';
 import { PGliteDialect, pgliteParsers, SCRIPT_MARKER } from './pglite-dialect.js';
 import type { Schema } from './schema.js';
@@ -51,6 +52,8 @@ export type OpenDatabaseOptions = {
   log?: Logger;
   /** Embedded only: start from a dumped data directory instead of running initdb. */
   loadDataDir?: Blob;
+  /** Embedded on disk: who holds the data directory's lock (shown to a process refused by it). */
+  lockRole?: string;
 };
 
 const isPostgresUrl = (url: string | undefined): url is string => Boolean(url && /^postgres(ql)?:\/\//.test(url));
@@ -62,17 +65,26 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   const inMemory = options.url === 'memory://';
   let dataDir: string | undefined;
+  let lock: DataDirLock | undefined;
   if (!inMemory) {
+    // Before PGlite touches a page: a second process on one data directory corrupts it.
+    lock = await lockDataDir(options.dataDir ?? '.rampart', options.lockRole ?? 'process');
     dataDir = join(options.dataDir ?? '.rampart', 'db');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
   }
-  const pglite = await PGlite.create({
-    ...(dataDir ? { dataDir } : {}),
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-    extensions: { vector },
-    parsers: pgliteParsers,
-  });
-  await pglite.exec('CREATE EXTENSION IF NOT EXISTS vector');
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({
+      ...(dataDir ? { dataDir } : {}),
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+      extensions: { vector },
+      parsers: pgliteParsers,
+    });
+    await pglite.exec('CREATE EXTENSION IF NOT EXISTS vector');
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   // One Kysely over the one session: owner and app must share the driver's connection lock.
   const dialect = new PGliteDialect(pglite);
   const db = new Kysely<Schema>({ dialect });
@@ -89,8 +101,12 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy();
-      await pglite.close();
+      try {
+        await db.destroy();
+        await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
     dumpDataDir: () => pglite.dumpDataDir('none'),
   };

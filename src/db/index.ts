@@ -6,3 +6,5 @@ export { createJobQueue, backoffMs, nextSlot, type JobQueue, type JobHandler, ty
 export { dataKeyStore, envelopeFor, rotateTenantDataKey, rewrapDataKeys } from './keys.js';
 export type { Schema, Tenant, Job, AuditEvent, Alert, AuditCheckpoint, AuditActorType, AlertSeverity, GrantTriple } from './schema.js';
 export { findRlsViolations, type RlsViolation } from './invariants.js';
+export { lockDataDir, DataDirLockedError, LOCK_FILE, type DataDirLock, type LockHolder } from './lock.js';
+export { findAuditTamperRisks, type AuditTamperRisk } from './audit-invariants.js';

@@ -57,7 +57,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL: billing under real concurrency', () =
     const finalized = await Promise.all(drafts.map((id) => post('num', `/api/v1/billing/invoices/${id}/finalize`, {})));
     expect(finalized.map((r) => r.statusCode).filter((s) => s !== 200)).toEqual([]);
     expect(finalized.map((r) => Number(r.json().number)).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    const after = await inspectAfterRestart(rampart.db, tenant.id);
+    const after = await inspectAfterRestart(rampart.db, tenant.id, rampart.audit.signer.publicKey);
     expect(after.report.ok).toBe(true);
   }, 120_000);
 
@@ -74,7 +74,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL: billing under real concurrency', () =
     // next finalizer below would otherwise wait on the sequence row lock forever).
     const db = await openDatabase({ url, poolSize: 2 });
     try {
-      const after = await inspectAfterRestart(db, tenant.id);
+      const after = await inspectAfterRestart(db, tenant.id, rampart.audit.signer.publicKey);
       expect(after.report).toMatchObject({ ok: true, problems: [] });
       expect(after.numbers).toHaveLength(3);
 
@@ -83,14 +83,14 @@ describe.skipIf(!hasPostgres)('PostgreSQL: billing under real concurrency', () =
       victim.kill();
       await victim.exited;
       const reported = lastCommitted(victim.stdout());
-      const crashed = await inspectAfterRestart(db, tenant.id);
+      const crashed = await inspectAfterRestart(db, tenant.id, rampart.audit.signer.publicKey);
       expect(crashed.report).toMatchObject({ ok: true, problems: [] });
       expect(crashed.numbers.length).toBeGreaterThanOrEqual(reported);
       expect(crashed.numbers.length).toBeLessThanOrEqual(reported + 1);
       // Finalizing what is left takes the next numbers, including the one the first kill gave back.
       const resumed = await finalizeRemainingDrafts(db, tenant.id);
       expect(resumed).toEqual(Array.from({ length: crashed.drafts }, (_, i) => BigInt(crashed.numbers.length + i + 1)));
-      expect((await inspectAfterRestart(db, tenant.id)).report.ok).toBe(true);
+      expect((await inspectAfterRestart(db, tenant.id, rampart.audit.signer.publicKey)).report.ok).toBe(true);
     } finally {
       await db.close();
     }

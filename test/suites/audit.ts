@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog, diffRecords, generateSigningKeyPem, signerFromPem, verifierFor, verifyAuditLog, writeCheckpoints, type AuditLog, type CheckpointSigner } from '../../src/audit/index.js';
-import { execScript, createTenant, unsafeAsSystem, withTenant, type Database, type Tenant } from '../../src/db/index.js';
+import { execScript, createTenant, findAuditTamperRisks, unsafeAsSystem, withTenant, type Database, type Tenant } from '../../src/db/index.js';
 import { eventHash } from '../../src/audit/index.js';
 import type { DbHarness } from './harness.js';
 
@@ -224,6 +224,41 @@ export function auditSuite(harness: DbHarness): void {
         raised.push(...alerts.map((a) => a.rule));
       }
       expect(raised).toEqual(['signin-failure-spike']);
+    });
+
+    it('MO-1 DE-2 findAuditTamperRisks: the app role can neither disable the append-only triggers nor alter the audit tables', async () => {
+      expect(await findAuditTamperRisks(db)).toEqual([]);
+      const tenant = await freshTenant();
+      const scope = { tenantId: tenant.id, actor: admin };
+      for (const statement of ['ALTER TABLE audit_events DISABLE TRIGGER USER', 'ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_no_update', 'DROP TRIGGER audit_events_no_update ON audit_events']) {
+        await expect(withTenant(db, scope, (trx) => sql.raw(statement).execute(trx)), statement).rejects.toThrow(/must be owner|permission denied/);
+      }
+      await expect(withTenant(db, scope, (trx) => sql`set local session_replication_role = replica`.execute(trx))).rejects.toThrow(/permission denied/);
+    });
+
+    it('MO-1 DE-2 findAuditTamperRisks fails on each way the app role could get round the triggers', async () => {
+      const broken = await harness.migrated();
+      await execScript(
+        broken.owner,
+        `GRANT TRIGGER, TRUNCATE ON audit_events TO rampart_app;
+         ALTER TABLE audit_checkpoints OWNER TO rampart_app;
+         ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_truncate;
+         GRANT SET ON PARAMETER session_replication_role TO rampart_app;`,
+      );
+      const risks = await findAuditTamperRisks(broken);
+      expect(risks).toEqual(
+        expect.arrayContaining([
+          { object: 'audit_events', problem: 'rampart_app holds TRUNCATE' },
+          { object: 'audit_events', problem: 'rampart_app holds TRIGGER' },
+          { object: 'audit_checkpoints', problem: expect.stringContaining('owns the table') },
+          { object: 'audit_events.audit_events_no_truncate', problem: expect.stringContaining('disabled') },
+          { object: 'session_replication_role', problem: expect.stringContaining('replica') },
+        ]),
+      );
+      // The check names a real power: as owner, the app role does switch the trigger off.
+      const tenant = await createTenant(broken, { slug: 'tamper', name: 'Tamper' });
+      await withTenant(broken, { tenantId: tenant.id, actor: admin }, (trx) => sql`ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_no_update`.execute(trx));
+      expect(await findAuditTamperRisks(broken)).toContainEqual({ object: 'audit_checkpoints.audit_checkpoints_no_update', problem: expect.stringContaining('disabled') });
     });
   });
 }

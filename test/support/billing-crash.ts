@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { generateSigningKeyPem, signerFromPem, verifierFor, verifyAuditLog } from '../../src/audit/index.js';
@@ -75,7 +76,8 @@ export async function seedCrashTenant(db: Database, tenantId: string): Promise<v
 export type AfterRestart = { report: NumberingReport; numbers: bigint[]; drafts: number; finalizedEvents: number };
 
 /** Everything the issue demands of the state a killed finalizer leaves behind. */
-export async function inspectAfterRestart(db: Database, tenantId: string): Promise<AfterRestart> {
+/** `checkpointKey`: the public key of the Rampart that created the tenant (its chain is checkpointed from creation on). */
+export async function inspectAfterRestart(db: Database, tenantId: string, checkpointKey: KeyObject = signerFromPem(generateSigningKeyPem()).publicKey): Promise<AfterRestart> {
   const state = await withTenant(db, { tenantId, actor: ACTOR }, async (tx) => {
     const trx = billingTables(tx);
     const invoices = await trx.selectFrom('billing_invoices').select(['id', 'status', 'number', 'finalized_at']).execute();
@@ -91,9 +93,9 @@ export async function inspectAfterRestart(db: Database, tenantId: string): Promi
   expect(state.events).toHaveLength(finalized.length);
   expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => BigInt(i + 1)));
   expect(state.sequence?.next_number ?? 1n).toBe(BigInt(numbers.length + 1));
-  const verifier = verifierFor(signerFromPem(generateSigningKeyPem()).publicKey);
+  const verifier = verifierFor(checkpointKey);
   const audit = await verifyAuditLog({ db, verifier, chains: [tenantId] });
-  expect(audit.ok, JSON.stringify(audit.chains)).toBe(true);
+  expect(audit.ok, JSON.stringify(audit.chains, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).toBe(true);
   return { report: state.report, numbers, drafts: state.invoices.length - finalized.length, finalizedEvents: state.events.length };
 }
 

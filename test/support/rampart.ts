@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { inject } from 'vitest';
 import { createRampart, type CreateRampartOptions, type Rampart } from '../../src/app.js';
@@ -19,11 +22,21 @@ export async function testDatabase(): Promise<Database> {
   return openDatabase({ url: 'memory://', loadDataDir: await templateDataDir() });
 }
 
+let dataDir: string | undefined;
+/**
+ * One data directory per test worker: on PostgreSQL, generated development secrets live there
+ * (developmentSecretFile), shared by every Rampart the worker builds, as by the processes of one
+ * deployment. In memory nothing is written.
+ */
+const workerDataDir = () => (dataDir ??= mkdtempSync(join(tmpdir(), 'rampart-test-data-')));
+
 export function testConfig(overrides: RampartConfigInput = {}) {
+  const onDisk = overrides.database?.url !== undefined && overrides.database.url !== 'memory://';
   return loadConfig({
     env: {},
     cwd: '/nonexistent-rampart-test-dir',
     overrides: {
+      ...(onDisk ? { dataDir: workerDataDir() } : {}),
       env: 'test',
       database: { url: 'memory://' },
       log: { level: 'silent' },

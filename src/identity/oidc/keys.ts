@@ -53,14 +53,17 @@ const publicHalf = (jwk: PrivateJwk) => {
   return pub;
 };
 
-export function createSigningKeys({ db, ring, audit, clock, log, rotationIntervalSeconds, retiredKeyRetentionSeconds, production = false }: {
+export function createSigningKeys({ db, ring, audit, clock, log, rotationIntervalSeconds, retiredKeyRetentionSeconds, production = false, retireForeignKeys = !production }: {
   db: Database;
-  /**
-   * Production refuses keys sealed under a master key it does not hold (a misconfiguration to fix,
-   * not to paper over). Development, whose master key may be throwaway (PostgreSQL without mounted
-   * secrets), retires such keys with a loud warning and generates new ones.
-   */
   production?: boolean;
+  /**
+   * What to do with keys sealed under a master key this process does not hold. Refused (an error
+   * naming the key) in production and by the CLI: another process's keys are not this one's to
+   * retire, and a CLI started with other secrets must never take the server's keys away. A
+   * development server retires them with a loud warning, so a data directory whose generated
+   * secrets were deleted starts again.
+   */
+  retireForeignKeys?: boolean;
   ring: KekRing;
   audit: AuditLog;
   clock: Clock;
@@ -89,7 +92,7 @@ export function createSigningKeys({ db, ring, audit, clock, log, rotationInterva
       const sealedElsewhere = (await trx.selectFrom('oidc_signing_keys').select(['kid', 'kek_id', 'status']).where('status', '!=', 'retired').execute()).filter((r) => !ring.byId.has(r.kek_id));
       if (sealedElsewhere.length) {
         const kids = sealedElsewhere.map((r) => r.kid);
-        if (production) throw new RampartError('internal', { detail: `OIDC signing keys ${kids.join(', ')} are sealed under master key ${sealedElsewhere[0]!.kek_id}, which is not loaded; mount it (or as master_key.previous)` });
+        if (!retireForeignKeys) throw new RampartError('internal', { detail: `OIDC signing keys ${kids.join(', ')} are sealed under master key ${sealedElsewhere[0]!.kek_id}, which this process does not hold; use the server's secrets (RAMPART_SECRETS_DIR, or the same RAMPART_DATA_DIR for generated development secrets), or mount it as master_key.previous` });
         log.warn({ kids }, 'MUST CHANGE: OIDC signing keys were sealed under a master key this process does not have (a throwaway development key?); retiring them and generating new ones. Mount a master_key shared by every node.');
         await trx.updateTable('oidc_signing_keys').set({ status: 'retired', retired_at: clock.now(), remove_after: clock.now() }).where('kid', 'in', kids).execute();
       }
