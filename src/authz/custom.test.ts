@@ -53,19 +53,32 @@ describe('valid custom policies take effect', () => {
   it('actions no custom policy can touch stay on the compiled path', () => {
     expect(decide(set, { principal: admin, action: 'read', resource: { type: 'customer', attributes: { region: 'eu' } } })).toMatchObject({ allowed: true, engine: 'compiled' });
   });
-  it('the list constraint becomes an over-approximation that asks for a row check', () => {
-    expect(constraintFor(set, { principal: admin, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'all', needsRowCheck: true });
+  it('AZ-3 the list constraint reads the custom forbid as record tests (exact, no row check)', () => {
+    expect(constraintFor(set, { principal: admin, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'where', anyOf: [[{ column: 'region', op: 'is_null' }], [{ column: 'region', op: 'neq', value: 'eu' }]] });
     expect(constraintFor(set, { principal: admin, action: 'read', resourceType: 'customer' })).toEqual({ kind: 'all' });
     expect(constraintFor(set, { principal: { ...admin, roles: ['viewer'] }, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'none' });
   });
-  it('a custom permit grants, and its constraint is "all, check each row"', () => {
+  it('AZ-3 a custom permit grants its role only, and its constraint is the permit\'s record tests', () => {
     const permitting = withCustom('permit (principal in Role::"viewer", action in [Action::"invoice:export"], resource) when { resource has region && resource.region == "eu" };');
     const viewer = { ...admin, roles: ['viewer'] };
     expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'eu' } } })).toMatchObject({ allowed: true, policyIds: ['custom:0'] });
     expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'us' } } }).allowed).toBe(false);
     // The PII forbid still overrides a custom permit.
     expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'eu', sensitivity: 'pii' } } }).policyIds).toEqual(['rule:only-dpo-exports-pii']);
-    expect(constraintFor(permitting, { principal: viewer, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'all', needsRowCheck: true });
+    expect(constraintFor(permitting, { principal: viewer, action: 'export', resourceType: 'invoice' })).toEqual({
+      kind: 'where',
+      anyOf: [
+        [{ column: 'region', op: 'eq', value: 'eu' }, { column: 'sensitivity', op: 'not_in', value: ['phi', 'pii'] }],
+        [{ column: 'region', op: 'eq', value: 'eu' }, { column: 'sensitivity', op: 'is_null' }],
+      ],
+    });
+    // A role the permit does not name gains nothing from it.
+    expect(constraintFor(permitting, { principal: { ...admin, roles: ['member'] }, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'none' });
+  });
+  it('AZ-3 Cedar the constraint reader does not compile falls back to a row check, only for principals it can cover', () => {
+    const opaque = withCustom('permit (principal in Role::"viewer", action in [Action::"invoice:export"], resource) when { resource has region && resource.region like "e*" };');
+    expect(constraintFor(opaque, { principal: { ...admin, roles: ['viewer'] }, action: 'export', resourceType: 'invoice' })).toMatchObject({ needsRowCheck: true });
+    expect(constraintFor(opaque, { principal: { ...admin, roles: ['member'] }, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'none' });
   });
   it('a policy scoped by resource type touches only that type; an unscoped one touches everything', () => {
     const typed = withCustom('forbid (principal, action, resource is audit_event) when { resource has region && resource.region == "us" };');

@@ -23,6 +23,8 @@ export type CustomPolicy = {
   actions: ReadonlySet<string> | 'all';
   /** The resource type its scope restricts it to, if any. */
   resourceType?: string;
+  /** Cedar's JSON form of the policy: read by the list constraint (custom-constraint.ts). */
+  json: PolicyJson;
 };
 
 const POINTER = '/customPolicies';
@@ -76,6 +78,7 @@ function describe(text: string, position: number): CustomPolicy & { position: nu
     text,
     actions: policy.action.op === 'All' ? 'all' : new Set(actionIds(policy.action).map((uid) => uidOf(uid).id)),
     ...resourceTypeOf(policy),
+    json: policy,
     position,
   };
 }
