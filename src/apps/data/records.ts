@@ -8,7 +8,8 @@ import { appRuleId } from '../compile/authz.js';
 import { constraintName } from '../compile/ddl.js';
 import type { AppSpec, ResourceSpec } from '../spec/schema.js';
 import { catalogName, GATED_CLASSES, isEncrypted, tableName, tenantKey } from '../spec/model.js';
-import { encodeCursor, filterSql, keysetSql, parseListQuery } from './query.js';
+import { openCursor, sealCursor, type CursorBinding } from './cursor.js';
+import { filterSql, keysetSql, parseListQuery } from './query.js';
 import { checkBody, encryptionContext, formatValue, fromPlaintext, MASK, sealValues } from './values.js';
 
 /**
@@ -69,10 +70,14 @@ function visibleClasses(call: DataCall, attributes: RecordAttributes): Set<strin
 
 /**
  * Fields masked for this caller on at least some records: filtering or sorting on them would let
- * the caller learn what the mask hides, so both are refused unless the class is visible everywhere.
+ * the caller learn what the mask hides, so both are refused unless the class is visible on every
+ * record, which only an exact `all` constraint proves (one that needs a row check proves nothing).
  */
 export function hiddenFields(call: DataCall): Set<string> {
-  const seesEverywhere = (action: string) => constraintFor(call.set, { principal: call.principal, action, resourceType: call.target.type }).kind === 'all';
+  const seesEverywhere = (action: string) => {
+    const constraint = constraintFor(call.set, { principal: call.principal, action, resourceType: call.target.type });
+    return constraint.kind === 'all' && !constraint.needsRowCheck;
+  };
   return new Set(call.target.resource.fields.filter((f) => GATED_CLASSES[f.class] !== undefined && !seesEverywhere(GATED_CLASSES[f.class]!)).map((f) => f.name));
 }
 
@@ -83,11 +88,12 @@ async function present(call: DataCall, row: Row, envelope: () => Envelope, tenan
   const masked: string[] = [];
   for (const field of resource.fields) {
     const value = row[field.name];
-    if (value === null || value === undefined) out[field.name] = null;
-    else if (!visible.has(field.class)) {
+    // Masked whether empty or not: a null beside "[masked]" would tell which records have a value.
+    if (!visible.has(field.class)) {
       out[field.name] = MASK;
       masked.push(field.name);
-    } else if (isEncrypted(field.class)) {
+    } else if (value === null || value === undefined) out[field.name] = null;
+    else if (isEncrypted(field.class)) {
       out[field.name] = fromPlaintext(field, await envelope().decryptText({ tenantId, context: encryptionContext(table, field.name), ciphertext: String(value) }));
     } else out[field.name] = formatValue(field, value);
   }
@@ -259,30 +265,52 @@ export async function deleteRecord(deps: DataDeps, call: DataCall, id: string): 
   });
 }
 
-type Page = { rows: Row[]; next: string | null; filtered: number };
+type Page = { rows: Row[]; next: string | null };
 
-/** One page: the constraint in SQL, keyset pagination, one extra row to know whether more follow. */
-async function page(trx: TenantTransaction, call: DataCall, action: 'list' | 'export', query: Record<string, unknown>, limitOverride?: number): Promise<Page> {
+/** SQL reads per page at most when rows fail the per-row check: a page costs a bounded amount of work. */
+export const MAX_BATCHES_PER_PAGE = 8;
+
+/**
+ * One page. The constraint goes into SQL; when it is an over-approximation (a tenant policy the
+ * compiler cannot read) every row is also decided on its own, and reading continues batch after
+ * batch until the page is full or the rows run out (at most MAX_BATCHES_PER_PAGE reads). One row
+ * beyond the page is looked for, so `next_cursor` appears only when an allowed row follows: it is
+ * the position of the last row returned, sealed (cursor.ts). Only when the scan bound stops a
+ * page early is it the position of the last row checked, still sealed, so the next call goes on
+ * from there instead of checking the same rows again.
+ */
+async function page(trx: TenantTransaction, deps: DataDeps, call: DataCall, action: 'list' | 'export', query: Record<string, unknown>, limitOverride?: number): Promise<Page> {
   const { resource, table, type } = call.target;
   const list = parseListQuery(resource, query, { hidden: hiddenFields(call) });
   const limit = limitOverride ?? list.limit;
+  const binding: CursorBinding = { ring: deps.keys.ring, tenantId: tenantOf(call), type, principalId: call.principal.id, sort: list.sortText };
+  let after = list.cursor === undefined ? undefined : openCursor(binding, list.cursor);
   const constraint = constraintFor(call.set, { principal: call.principal, action, resourceType: type });
-  if (constraint.kind === 'none') return { rows: [], next: null, filtered: 0 };
-  const where = [sql`${constraintSql(constraint, columnsOf(resource))}`, ...list.filters.map(filterSql), ...(list.after ? [keysetSql(list.sort, list.after)] : [])];
+  if (constraint.kind === 'none') return { rows: [], next: null };
+  const rowCheck = 'needsRowCheck' in constraint && constraint.needsRowCheck === true;
   const direction = list.sort.descending ? sql`desc` : sql`asc`;
-  const { rows } = await sql<Row>`select ${selectList(resource)} from ${sql.table(table)} where ${sql.join(where, sql` and `)} order by ${sql.ref(list.sort.column)} ${direction}, "id" ${direction} limit ${limit + 1}`.execute(trx);
-  const candidates = rows.slice(0, limit);
-  const last = candidates.at(-1);
-  const sortText = `${list.sort.descending ? '-' : ''}${list.sort.column}`;
-  const next = rows.length > limit && last ? encodeCursor(sortText, last[list.sort.column], last.id) : null;
-  // Exact constraints need no row check; over-approximations (custom Cedar) are checked row by row.
-  const allowed = 'needsRowCheck' in constraint && constraint.needsRowCheck ? candidates.filter((row) => decide(call.set, { principal: call.principal, action, resource: { type, attributes: attributesOf(resource, row) } }).allowed) : candidates;
-  return { rows: allowed, next, filtered: candidates.length - allowed.length };
+  const allowed: Array<Row & { _cursor_value: string }> = [];
+  for (let batch = 0; batch < MAX_BATCHES_PER_PAGE; batch++) {
+    const where = [sql`${constraintSql(constraint, columnsOf(resource))}`, ...list.filters.map(filterSql), ...(after ? [keysetSql(list.sort, after)] : [])];
+    // The sort value goes into the cursor as Postgres prints it: a JS Date would drop microseconds.
+    const { rows } = await sql<Row & { _cursor_value: string }>`select ${selectList(resource)}, cast(${sql.ref(list.sort.column)} as text) as "_cursor_value" from ${sql.table(table)} where ${sql.join(where, sql` and `)} order by ${sql.ref(list.sort.column)} ${direction}, "id" ${direction} limit ${limit + 1}`.execute(trx);
+    for (const row of rows) {
+      if (!rowCheck || decide(call.set, { principal: call.principal, action, resource: { type, id: row.id, attributes: attributesOf(resource, row) } }).allowed) allowed.push(row);
+      if (allowed.length > limit) {
+        const last = allowed[limit - 1]!;
+        return { rows: allowed.slice(0, limit), next: sealCursor(binding, last._cursor_value, last.id) };
+      }
+    }
+    const last = rows.at(-1);
+    if (rows.length <= limit || !last) return { rows: allowed, next: null };
+    after = { value: last._cursor_value, id: last.id };
+  }
+  return { rows: allowed, next: after ? sealCursor(binding, after.value, after.id) : null };
 }
 
 export async function listRecords(deps: DataDeps, call: DataCall, query: Record<string, unknown>): Promise<{ items: Record<string, unknown>[]; next_cursor: string | null }> {
   return withTenant(deps.db, scope(call), async (trx) => {
-    const result = await page(trx, call, 'list', query);
+    const result = await page(trx, deps, call, 'list', query);
     const envelope = envelopeIn(deps, trx);
     const items: Record<string, unknown>[] = [];
     for (const row of result.rows) items.push(await present(call, row, envelope, tenantOf(call)));
@@ -304,7 +332,7 @@ function csvCell(value: unknown): string {
 export async function exportRecords(deps: DataDeps, call: DataCall, query: Record<string, unknown>): Promise<{ csv: string; rows: number }> {
   const { cursor: _cursor, limit: _limit, ...filters } = query;
   return withTenant(deps.db, scope(call), async (trx) => {
-    const result = await page(trx, call, 'export', filters, EXPORT_MAX_ROWS);
+    const result = await page(trx, deps, call, 'export', filters, EXPORT_MAX_ROWS);
     const envelope = envelopeIn(deps, trx);
     const header = ['id', 'owner_id', 'created_at', 'updated_at', ...call.target.resource.fields.map((f) => f.name)];
     const lines = [header.join(',')];
