@@ -213,7 +213,7 @@ describe('AZ-3 / DA-1 list, filter, sort and cursor expose exactly what per-reco
   }, 600_000);
 
   it('AZ-3 rows hidden by a policy the compiler cannot read: the page fills past them, bounded, and the cursor goes on', async () => {
-    const hidden = Array.from({ length: 20 }, (_, index) => ({ owner: 'u1', region: 'eu', phone: null }));
+    const hidden = Array.from({ length: 20 }, () => ({ owner: 'u1', region: 'eu', phone: null }));
     const rows = await setUp({ grants: [['list', 'read_pii'], [], []], policies: [], rows: [...hidden, { owner: 'u1', region: 'us', phone: null }], principal: { id: 'u1', roles: ['r1'], region: null }, limit: 1, sort: 'title', filter: 'none' });
     await sql`insert into authz_policies (tenant_id, id, cedar, description) values (${tenant.id}, 'opaque', ${`forbid (principal, action == Action::"${TYPE}:list", resource is ${TYPE}) when { resource has region && resource.region like "e*" };`}, '')`.execute(rampart.db.owner);
     await sql`update ${sql.table(table)} set title = 'zz' where region = 'us'`.execute(rampart.db.owner);
