@@ -1,39 +1,36 @@
 import { CompiledQuery, sql, type RawBuilder } from 'kysely';
 import type { AuditLog, RequestContext } from '../../audit/index.js';
 import { diffRecords } from '../../audit/index.js';
-import { authorizeRecord, constraintFor, constraintSql, decide, type AuthzPrincipal, type CompiledPolicySet, type Condition, type ConstraintColumns, type RecordAttributes } from '../../authz/index.js';
+import { authorizeRecord, constraintFor, decide, type AuthzPrincipal, type CompiledPolicySet, type Condition, type ConstraintColumns, type RecordAttributes } from '../../authz/index.js';
 import { RampartError, uuidv7, type Envelope, type KekRing, type KeyCache } from '../../core/index.js';
 import { envelopeFor, readAsTenant, withTenant, type Actor, type Database, type TenantTransaction } from '../../db/index.js';
 import { appRuleId } from '../compile/authz.js';
 import { constraintName } from '../compile/ddl.js';
 import type { AppSpec, ResourceSpec } from '../spec/schema.js';
 import { catalogName, GATED_CLASSES, isEncrypted, tableName, tenantKey } from '../spec/model.js';
-import { openCursor, sealCursor, type CursorBinding } from './cursor.js';
-import { filterSql, keysetSql, parseListQuery } from './query.js';
 import { checkBody, encryptionContext, formatValue, fromPlaintext, MASK, sealValues } from './values.js';
 
 /**
- * The data API's operations (AZ-2, AZ-3, DA-1, DA-2). Each runs in one `withTenant` transaction as
- * rampart_app, so row-level security confines it to the caller's tenant whatever else goes wrong;
- * on top of that every call is decided by the tenant's policy set with the record's attributes:
- * lists are filtered in SQL by the compiled constraint (rows are re-checked only when the
- * constraint is an over-approximation), single records are decided one by one (an unreadable record
- * is a 404, as is another tenant's), and a write must leave the record inside what the caller may
- * write (the rule's post-condition). The policy set is fetched before the transaction opens (the
- * embedded database is one session).
+ * The data API's operations (AZ-2, AZ-3, DA-1, DA-2); lists and exports are in list.ts. Each runs
+ * in one `withTenant` transaction as rampart_app, so row-level security confines it to the
+ * caller's tenant whatever else goes wrong; on top of that every call is decided by the tenant's
+ * policy set with the record's attributes: single records are decided one by one (an unreadable
+ * record is a 404, as is another tenant's), and a write must leave the record inside what the
+ * caller may write (the rule's post-condition). The policy set is fetched before the transaction
+ * opens (the embedded database is one session).
  */
 
 export type DataDeps = { db: Database; audit: AuditLog; keys: { ring: KekRing; cache: KeyCache } };
 export type Target = { app: string; spec: AppSpec; resource: ResourceSpec; table: string; type: string };
 export type DataCall = { principal: AuthzPrincipal; actor: Actor; set: CompiledPolicySet; target: Target; context?: RequestContext };
-type Row = Record<string, unknown> & { id: string; owner_id: string | null };
+export type Row = Record<string, unknown> & { id: string; owner_id: string | null };
 
 export function targetOf(tenantId: string, spec: AppSpec, resourceName: string): Target | undefined {
   const resource = spec.resources.find((r) => r.name === resourceName);
   return resource ? { app: spec.app, spec, resource, table: tableName(tenantKey(tenantId), spec.app, resource.name), type: catalogName(spec.app, resource.name) } : undefined;
 }
 
-function columnsOf(resource: ResourceSpec): ConstraintColumns {
+export function columnsOf(resource: ResourceSpec): ConstraintColumns {
   const columns: ConstraintColumns = {};
   if (resource.attributes.owner) columns.owner = 'owner_id';
   if (resource.attributes.department) columns.department = resource.attributes.department;
@@ -42,7 +39,7 @@ function columnsOf(resource: ResourceSpec): ConstraintColumns {
   return columns;
 }
 
-function attributesOf(resource: ResourceSpec, row: Record<string, unknown>): RecordAttributes {
+export function attributesOf(resource: ResourceSpec, row: Record<string, unknown>): RecordAttributes {
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
   const attributes: RecordAttributes = {};
   if (resource.attributes.owner) attributes.owner = text(row.owner_id);
@@ -52,7 +49,7 @@ function attributesOf(resource: ResourceSpec, row: Record<string, unknown>): Rec
   return attributes;
 }
 
-function selectList(resource: ResourceSpec): RawBuilder<unknown> {
+export function selectList(resource: ResourceSpec): RawBuilder<unknown> {
   const columns = ['id', 'owner_id', 'created_by', 'created_at', 'updated_at'].map((c) => sql.ref(c));
   // Dates go out as text: a driver turning them into local-midnight Date objects shifts the day.
   for (const field of resource.fields) columns.push(field.type === 'date' && !isEncrypted(field.class) ? sql`${sql.ref(field.name)}::text as ${sql.ref(field.name)}` : sql.ref(field.name));
@@ -81,7 +78,7 @@ export function hiddenFields(call: DataCall): Set<string> {
   return new Set(call.target.resource.fields.filter((f) => GATED_CLASSES[f.class] !== undefined && !seesEverywhere(GATED_CLASSES[f.class]!)).map((f) => f.name));
 }
 
-async function present(call: DataCall, row: Row, envelope: () => Envelope, tenantId: string): Promise<Record<string, unknown>> {
+export async function present(call: DataCall, row: Row, envelope: () => Envelope, tenantId: string): Promise<Record<string, unknown>> {
   const { resource, table } = call.target;
   const visible = visibleClasses(call, attributesOf(resource, row));
   const out: Record<string, unknown> = { id: row.id, owner_id: row.owner_id, created_by: row.created_by, created_at: formatValue({ type: 'datetime' } as never, row.created_at), updated_at: formatValue({ type: 'datetime' } as never, row.updated_at) };
@@ -129,9 +126,9 @@ function conditionHolds(condition: Condition, principal: AuthzPrincipal, attribu
   }
 }
 
-const tenantOf = (call: DataCall) => call.principal.tenantId;
-const scope = (call: DataCall) => ({ tenantId: tenantOf(call), actor: call.actor });
-const envelopeIn = (deps: DataDeps, trx: TenantTransaction) => {
+export const tenantOf = (call: DataCall) => call.principal.tenantId;
+export const scope = (call: DataCall) => ({ tenantId: tenantOf(call), actor: call.actor });
+export const envelopeIn = (deps: DataDeps, trx: TenantTransaction) => {
   let envelope: Envelope | undefined;
   return () => (envelope ??= envelopeFor(trx, deps.keys.ring, deps.keys.cache));
 };
@@ -262,92 +259,5 @@ export async function deleteRecord(deps: DataDeps, call: DataCall, id: string): 
       mapWriteError(error, call);
     }
     await deps.audit.record(trx, { tenantId: tenantOf(call), actor: call.actor, action: 'app.record.deleted', target: { type: call.target.type, id }, ...(call.context ? { context: call.context } : {}) });
-  });
-}
-
-type Page = { rows: Row[]; next: string | null };
-
-/** SQL reads per page at most when rows fail the per-row check: a page costs a bounded amount of work. */
-export const MAX_BATCHES_PER_PAGE = 8;
-
-/**
- * One page. The constraint goes into SQL; when it is an over-approximation (a tenant policy the
- * compiler cannot read) every row is also decided on its own, and reading continues batch after
- * batch until the page is full or the rows run out (at most MAX_BATCHES_PER_PAGE reads). One row
- * beyond the page is looked for, so `next_cursor` appears only when an allowed row follows: it is
- * the position of the last row returned, sealed (cursor.ts). Only when the scan bound stops a
- * page early is it the position of the last row checked, still sealed, so the next call goes on
- * from there instead of checking the same rows again.
- */
-async function page(trx: TenantTransaction, deps: DataDeps, call: DataCall, action: 'list' | 'export', query: Record<string, unknown>, limitOverride?: number): Promise<Page> {
-  const { resource, table, type } = call.target;
-  const list = parseListQuery(resource, query, { hidden: hiddenFields(call) });
-  const limit = limitOverride ?? list.limit;
-  const binding: CursorBinding = { ring: deps.keys.ring, tenantId: tenantOf(call), type, principalId: call.principal.id, sort: list.sortText };
-  let after = list.cursor === undefined ? undefined : openCursor(binding, list.cursor);
-  const constraint = constraintFor(call.set, { principal: call.principal, action, resourceType: type });
-  if (constraint.kind === 'none') return { rows: [], next: null };
-  const rowCheck = 'needsRowCheck' in constraint && constraint.needsRowCheck === true;
-  const direction = list.sort.descending ? sql`desc` : sql`asc`;
-  const allowed: Array<Row & { _cursor_value: string }> = [];
-  for (let batch = 0; batch < MAX_BATCHES_PER_PAGE; batch++) {
-    const where = [sql`${constraintSql(constraint, columnsOf(resource))}`, ...list.filters.map(filterSql), ...(after ? [keysetSql(list.sort, after)] : [])];
-    // The sort value goes into the cursor as Postgres prints it: a JS Date would drop microseconds.
-    const { rows } = await sql<Row & { _cursor_value: string }>`select ${selectList(resource)}, cast(${sql.ref(list.sort.column)} as text) as "_cursor_value" from ${sql.table(table)} where ${sql.join(where, sql` and `)} order by ${sql.ref(list.sort.column)} ${direction}, "id" ${direction} limit ${limit + 1}`.execute(trx);
-    for (const row of rows) {
-      if (!rowCheck || decide(call.set, { principal: call.principal, action, resource: { type, id: row.id, attributes: attributesOf(resource, row) } }).allowed) allowed.push(row);
-      if (allowed.length > limit) {
-        const last = allowed[limit - 1]!;
-        return { rows: allowed.slice(0, limit), next: sealCursor(binding, last._cursor_value, last.id) };
-      }
-    }
-    const last = rows.at(-1);
-    if (rows.length <= limit || !last) return { rows: allowed, next: null };
-    after = { value: last._cursor_value, id: last.id };
-  }
-  return { rows: allowed, next: after ? sealCursor(binding, after.value, after.id) : null };
-}
-
-export async function listRecords(deps: DataDeps, call: DataCall, query: Record<string, unknown>): Promise<{ items: Record<string, unknown>[]; next_cursor: string | null }> {
-  return withTenant(deps.db, scope(call), async (trx) => {
-    const result = await page(trx, deps, call, 'list', query);
-    const envelope = envelopeIn(deps, trx);
-    const items: Record<string, unknown>[] = [];
-    for (const row of result.rows) items.push(await present(call, row, envelope, tenantOf(call)));
-    return { items, next_cursor: result.next };
-  }, { readOnly: true });
-}
-
-export const EXPORT_MAX_ROWS = 10_000;
-
-/** A CSV cell; a leading =, +, - or @ is neutralised so a spreadsheet does not run it as a formula. */
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** CSV export (its own `export` permission; masked like reads; audited with the row count and filters). */
-export async function exportRecords(deps: DataDeps, call: DataCall, query: Record<string, unknown>): Promise<{ csv: string; rows: number }> {
-  const { cursor: _cursor, limit: _limit, ...filters } = query;
-  return withTenant(deps.db, scope(call), async (trx) => {
-    const result = await page(trx, deps, call, 'export', filters, EXPORT_MAX_ROWS);
-    const envelope = envelopeIn(deps, trx);
-    const header = ['id', 'owner_id', 'created_at', 'updated_at', ...call.target.resource.fields.map((f) => f.name)];
-    const lines = [header.join(',')];
-    for (const row of result.rows) {
-      const record = await present(call, row, envelope, tenantOf(call));
-      lines.push(header.map((name) => csvCell(record[name])).join(','));
-    }
-    await deps.audit.record(trx, {
-      tenantId: tenantOf(call),
-      actor: call.actor,
-      action: 'app.records.exported',
-      target: { type: call.target.type },
-      diff: { rows: { after: result.rows.length }, filters: { after: Object.keys(filters) }, truncated: { after: result.next !== null } },
-      ...(call.context ? { context: call.context } : {}),
-    });
-    return { csv: `${lines.join('\r\n')}\r\n`, rows: result.rows.length };
   });
 }
