@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RampartError } from '../core/index.js';
 import { compilePolicySet } from './compile.js';
-import { constraintFor } from './constraint.js';
+import { constraintFor, constraintMatches } from './constraint.js';
 import { decide, decideWithCedar } from './decide.js';
 import { samplePolicySet } from './sample.js';
 
@@ -97,5 +97,39 @@ describe('valid custom policies take effect', () => {
     const impossible = withCustom('forbid (principal, action == Action::"customer:read", resource is invoice);');
     expect(impossible.warnings.join()).toContain('custom:0');
     expect(withCustom('  \n').custom).toEqual([]);
+  });
+});
+
+describe('AZ-3 tenant Cedar read into the list constraint: exact on every record, or flagged for a row check', () => {
+  const owners = ['u-1', 'u-2', null];
+  const regions = ['eu', 'us', null];
+  const departments = ['sales', null];
+  const records = owners.flatMap((owner) => regions.flatMap((region) => departments.map((department) => ({ owner, region, department, sensitivity: null }))));
+  const principals = [admin, { ...admin, roles: ['member'] }, { ...admin, id: 'u-2', roles: ['member'], region: 'eu' }, { ...admin, roles: ['member', 'finance'], region: 'us', department: 'sales' }];
+  const exact = [
+    'permit (principal is User in Role::"member", action == Action::"invoice:refund", resource) unless { resource has region && resource.region == "eu" };',
+    'permit (principal, action == Action::"invoice:refund", resource) when { (resource has owner && resource.owner == principal) || !(resource has department) };',
+    'permit (principal, action == Action::"invoice:refund", resource) when { resource has region && ["eu", "us"].contains(resource.region) && !(principal has region && resource.region == principal.region) };',
+    'forbid (principal in Role::"finance", action == Action::"invoice:refund", resource) unless { resource has department && principal has department && resource.department == principal.department };',
+    'permit (principal, action == Action::"invoice:refund", resource) when { resource has owner && resource.owner == User::"u-2" && principal in Role::"member" };',
+  ];
+  const unreadable = [
+    'permit (principal in Role::"member", action == Action::"invoice:refund", resource) when { if resource has region then resource.region == "eu" else false };',
+    'permit (principal in Role::"member", action == Action::"invoice:refund", resource == invoice::"x");',
+  ];
+  it.each([...exact.map((text) => ({ text, exact: true })), ...unreadable.map((text) => ({ text, exact: false }))])('$text', ({ text, exact: isExact }) => {
+    const set = withCustom(text);
+    for (const principal of principals) {
+      const constraint = constraintFor(set, { principal, action: 'refund', resourceType: 'invoice' });
+      const covered = !text.includes('Role::"member"') || principal.roles.includes('member');
+      for (const attributes of records) {
+        const allowed = decideWithCedar(set, { principal, action: 'refund', resource: { type: 'invoice', id: 'y', attributes } }).allowed;
+        const matches = constraintMatches(constraint, attributes);
+        if (isExact || !covered) expect(matches, JSON.stringify({ principal, attributes, constraint })).toBe(allowed);
+        else if (allowed) expect(matches).toBe(true);
+      }
+      if (!isExact && covered) expect(constraint).toMatchObject({ needsRowCheck: true });
+      else expect('needsRowCheck' in constraint).toBe(false);
+    }
   });
 });
