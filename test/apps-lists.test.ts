@@ -120,8 +120,26 @@ async function setUp(scenario: Scenario): Promise<Row[]> {
 
 const attributesOf = (row: { owner_id: string | null; region: string | null }): RecordAttributes => ({ owner: row.owner_id, region: row.region });
 const allows = (set: CompiledPolicySet, principal: AuthzPrincipal, action: string, attributes: RecordAttributes, id = '') => decideWithCedar(set, { principal, action, resource: { type: TYPE, id, attributes } }).allowed;
-/** Every combination of attributes a record can have: "allowed on some record" and "on every record" are read from it. */
-const DOMAIN = [...USERS, 'u9', null].flatMap((owner) => [...REGIONS, null].map((region) => ({ owner, region })));
+/**
+ * Every kind of record as Cedar sees it: the policies name u1-u3, eu and us, so u9 and apac stand for
+ * every other owner and region (the enum keeps apac out of the table, not out of a policy's reach).
+ * "Allowed on some record" and "on every record" are read from it.
+ */
+const DOMAIN = [...USERS, 'u9', null].flatMap((owner) => [...REGIONS, 'apac', null].map((region) => ({ owner, region })));
+
+/** A caller who may list records of a region no policy names (none are stored): the list is open, not 403. */
+const OTHER_REGION: Scenario = {
+  grants: [[], [], []],
+  policies: [
+    { text: `permit (principal, action in [Action::"${TYPE}:list"], resource is ${TYPE}) when { resource has region && resource.region != "eu" };`, actions: ['list'], covers: () => true, compiled: true },
+    { text: `forbid (principal, action in [Action::"${TYPE}:list"], resource is ${TYPE}) when { resource has region && resource.region == "us" };`, actions: ['list'], covers: () => true, compiled: true },
+  ],
+  rows: [{ owner: 'u1', region: 'eu', phone: null }],
+  principal: { id: 'u1', roles: [], region: null },
+  limit: 1,
+  sort: 'title',
+  filter: 'none',
+};
 
 const list = (query: string) => rampart.server.app.inject({ method: 'GET', url: `/api/v1/apps/notes/note?${query}`, headers: { authorization: 'Bearer caller' } });
 
@@ -206,7 +224,7 @@ describe('AZ-3 / DA-1 list, filter, sort and cursor expose exactly what per-reco
         expect(shown, context).toEqual(expected.map((row) => row.id));
         seen.listed += 1;
       }),
-      { numRuns: 50 },
+      { numRuns: 50, examples: [[OTHER_REGION]] },
     );
     expect(seen.listed).toBeGreaterThan(10);
     expect(seen.refused).toBeGreaterThan(0);
