@@ -146,3 +146,58 @@ describe('AZ-1 CRM permission scenarios: resource x action x {role, owner, other
     }
   });
 });
+
+describe('AZ-1 / AZ-3 / DA-1 a tenant Cedar policy for one role changes nothing for the others', () => {
+  let third: Tenant;
+  const as = (role: string) => `third-${role}`;
+  const list = (role: string, url: string) => call(as(role), { method: 'GET', url: `/api/v1/apps/crm/${url}` });
+
+  beforeAll(async () => {
+    third = await rampart.createTenant({ slug: 'third', name: 'Third' });
+    principals['third-installer'] = { type: 'user', id: 'third-installer', tenantId: third.id, roles: ['owner'] };
+    expect((await call('third-installer', { method: 'POST', url: '/api/v1/app-plans', payload: { spec: TEMPLATES.crm, justification: 'custom policy scenarios' } })).statusCode).toBe(201);
+    for (const role of roles) principals[as(role)] = { type: 'user', id: as(role), tenantId: third.id, roles: [role] };
+    for (const [region, n] of [['eu', 1], ['us', 2], ['eu', 3], ['us', 4]] as const) {
+      for (const [resource, payload] of [['company', { name: `Company ${region} ${n}`, region }], ['deal', { title: `Deal ${region} ${n}`, amount: 10, stage: 'lead', region }], ['contact', { first_name: 'Grace', last_name: `Hopper ${n}`, email: `grace${n}@example.com` }]] as const) {
+        expect((await call(as('owner'), { method: 'POST', url: `/api/v1/apps/crm/${resource}`, payload })).statusCode).toBe(201);
+      }
+    }
+    const policies = {
+      'dpo-eu-companies': 'permit (principal in Role::"dpo", action == Action::"crm__company:list", resource is crm__company) when { resource has region && resource.region == "eu" };',
+      'member-own-pii': 'permit (principal in Role::"member", action == Action::"crm__contact:read_pii", resource is crm__contact) when { resource has owner && resource.owner == principal };',
+      'no-us-deals': 'forbid (principal, action == Action::"crm__deal:list", resource is crm__deal) when { resource has region && resource.region == "us" };',
+    };
+    for (const [id, cedar] of Object.entries(policies)) await rampart.authz.putPolicy({ tenantId: third.id, actor: { type: 'user', id: 'third-installer' }, id, cedar, justification: 'custom policy scenarios' });
+  });
+
+  it.each(roles)('AZ-1 role %s: company list as the matrix says, plus eu companies for the dpo only', async (role) => {
+    const response = await list(role, 'company?limit=200');
+    const granted = spec.matrix[role]?.company?.includes('list') ?? false;
+    if (role === 'dpo') {
+      expect(response.statusCode).toBe(200);
+      expect((response.json() as { items: Array<{ region: string }> }).items.map((item) => item.region)).toEqual(['eu', 'eu']);
+    } else expect(response.statusCode).toBe(granted ? 200 : 403);
+  });
+
+  it.each(roles)('DA-1 role %s: a read_pii permit for members lets nobody else filter on a masked field', async (role) => {
+    if (!(spec.matrix[role]?.contact?.includes('list') ?? false)) return;
+    const response = await list(role, 'contact?email=grace1@example.com');
+    const readsPii = spec.matrix[role]?.contact?.includes('read_pii') ?? false;
+    if (readsPii) expect(response.statusCode).toBe(200);
+    else expect(response.json()).toMatchObject({ status: 400, reason: 'field_masked' });
+  });
+
+  it.each(roles)('AZ-3 role %s: a forbid hides us deals from every page and every cursor', async (role) => {
+    if (!(spec.matrix[role]?.deal?.includes('list') ?? false)) return;
+    const titles: string[] = [];
+    let query = 'deal?limit=1&sort=title';
+    for (let pages = 0; pages < 10; pages++) {
+      const page = (await list(role, query)).json() as { items: Array<{ title: string }>; next_cursor: string | null };
+      titles.push(...page.items.map((item) => item.title));
+      if (!page.next_cursor) break;
+      expect(Buffer.from(page.next_cursor, 'base64url').toString('latin1')).not.toMatch(/Deal/);
+      query = `deal?limit=1&sort=title&cursor=${page.next_cursor}`;
+    }
+    expect(titles.every((title) => title.includes(' eu '))).toBe(true);
+  });
+});

@@ -14,7 +14,8 @@ export { installedResources, type InstalledApp, type PlanView } from './store.js
 export { appsRoutes } from './routes.js';
 export { anonymousPrincipal, createPublicLimiter, publicView, PUBLIC_READ_BUDGET, type PublicLimiter } from './public.js';
 export { appsAuthorizer, APP_RECORD } from './authorizer.js';
-export { createRecord, readRecord, updateRecord, deleteRecord, listRecords, exportRecords, targetOf, EXPORT_MAX_ROWS, type DataDeps, type DataCall, type Target } from './data/records.js';
+export { createRecord, readRecord, updateRecord, deleteRecord, targetOf, type DataDeps, type DataCall, type Target } from './data/records.js';
+export { listRecords, exportRecords, EXPORT_MAX_ROWS } from './data/list.js';
 export { MASK } from './data/values.js';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './data/query.js';
 export { TEMPLATES, type TemplateName } from './templates/index.js';

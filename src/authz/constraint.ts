@@ -1,6 +1,7 @@
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { RampartError } from '../core/index.js';
 import type { CompiledPolicySet } from './compile.js';
+import { customTerms, principalInScope } from './custom-constraint.js';
 import { customPoliciesFor } from './decide.js';
 import { atomMatches, ruleApplies, toAtom, type Atom, type CompiledRule, type Entry } from './fast.js';
 import { actionId } from './schema.js';
@@ -15,10 +16,16 @@ import type { AuthzPrincipal, RecordAttribute, RecordAttributes } from './types.
  * so `where` is exact: a record satisfies it iff `decide` allows it. Forbid rules become AND NOT
  * terms, pushed into the OR of ANDs: NOT (region eq "eu") is (region neq "eu") OR (region is null).
  *
+ * Tenant-written Cedar policies are read for the principal asking (custom-constraint.ts): a policy
+ * whose scope names another role or user adds nothing, and one whose conditions test record
+ * attributes becomes terms like a rule's, so the constraint stays exact.
+ *
  * `needsRowCheck: true` marks a sound over-approximation: every allowed record matches, but so may
- * some denied ones, and the caller must run `decide` on each row. It happens when tenant-written
- * Cedar policies can apply (custom permits: `all`; custom forbids: the compiled constraint), or
- * when distributing the forbids would exceed MAX_TERMS conjunctions (then the forbids are dropped).
+ * some denied ones, and the caller must run `decide` on each row. It happens when a tenant policy
+ * that can apply to this principal uses Cedar the reader does not compile (a permit then lets its
+ * records through in SQL, a forbid is left to the row check), or when distributing the forbids
+ * would exceed MAX_TERMS conjunctions (then the forbids are dropped). It never widens what the
+ * caller sees: the rows are checked one by one before anything of them is returned.
  */
 export type ConstraintTerm = Atom;
 export type Constraint =
@@ -35,18 +42,31 @@ const ALL: Constraint = { kind: 'all' };
 export function constraintFor(set: CompiledPolicySet, request: ConstraintRequest): Constraint {
   const entry = set.index.get(actionId(request.resourceType, request.action));
   if (!entry) return NONE;
-  const custom = customPoliciesFor(set, request.resourceType, request.action);
-  if (custom.some((policy) => policy.effect === 'permit')) return { kind: 'all', needsRowCheck: true };
-  const compiled = compiledConstraint(entry, request.principal);
-  // Custom forbids can only remove records: the compiled constraint still covers every allowed one.
-  if (custom.length && compiled.kind !== 'none') return { ...compiled, needsRowCheck: true };
+  const declared = set.resources.get(request.resourceType)?.attributes ?? new Set();
+  const context = { principal: request.principal, roles: set.roleSet, declared };
+  // Tenant policies are read for this principal: one naming another role or user adds nothing.
+  const custom = { permits: [] as Atom[][], forbids: [] as Atom[][], unreadable: false };
+  for (const policy of customPoliciesFor(set, request.resourceType, request.action)) {
+    const terms = customTerms(policy.json, context);
+    if (terms === undefined) {
+      // Cedar this reader cannot compile: SQL lets the policy's records through and every row is
+      // checked by Cedar. Only a principal the policy's scope can cover pays for it.
+      if (!principalInScope(policy.json, context)) continue;
+      custom.unreadable = true;
+      if (policy.effect === 'permit') custom.permits.push([]);
+      continue;
+    }
+    (policy.effect === 'permit' ? custom.permits : custom.forbids).push(...terms);
+  }
+  const compiled = compiledConstraint(entry, request.principal, custom);
+  if (custom.unreadable && compiled.kind !== 'none') return { ...compiled, needsRowCheck: true };
   return compiled;
 }
 
-function compiledConstraint(entry: Entry, principal: AuthzPrincipal): Constraint {
+function compiledConstraint(entry: Entry, principal: AuthzPrincipal, custom: { permits: Atom[][]; forbids: Atom[][] }): Constraint {
   const forbidClauses: Atom[][] = [];
-  for (const rule of entry.forbids) {
-    const atoms = ruleAtoms(rule, principal);
+  const forbids = [...entry.forbids.map((rule) => ruleAtoms(rule, principal)), ...custom.forbids];
+  for (const atoms of forbids) {
     if (atoms === false) continue;
     if (atoms.length === 0) return NONE;
     forbidClauses.push(atoms.flatMap(negate));
@@ -59,6 +79,7 @@ function compiledConstraint(entry: Entry, principal: AuthzPrincipal): Constraint
       const atoms = ruleAtoms(rule, principal);
       if (atoms !== false) permits.push(atoms);
     }
+    permits.push(...custom.permits);
   }
   let terms = prune(permits.map(normalize).filter((term): term is Atom[] => term !== false));
   const overApproximation = toConstraint(terms, true);

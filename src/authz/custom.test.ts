@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RampartError } from '../core/index.js';
 import { compilePolicySet } from './compile.js';
-import { constraintFor } from './constraint.js';
+import { constraintFor, constraintMatches } from './constraint.js';
 import { decide, decideWithCedar } from './decide.js';
 import { samplePolicySet } from './sample.js';
 
@@ -53,19 +53,32 @@ describe('valid custom policies take effect', () => {
   it('actions no custom policy can touch stay on the compiled path', () => {
     expect(decide(set, { principal: admin, action: 'read', resource: { type: 'customer', attributes: { region: 'eu' } } })).toMatchObject({ allowed: true, engine: 'compiled' });
   });
-  it('the list constraint becomes an over-approximation that asks for a row check', () => {
-    expect(constraintFor(set, { principal: admin, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'all', needsRowCheck: true });
+  it('AZ-3 the list constraint reads the custom forbid as record tests (exact, no row check)', () => {
+    expect(constraintFor(set, { principal: admin, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'where', anyOf: [[{ column: 'region', op: 'is_null' }], [{ column: 'region', op: 'neq', value: 'eu' }]] });
     expect(constraintFor(set, { principal: admin, action: 'read', resourceType: 'customer' })).toEqual({ kind: 'all' });
     expect(constraintFor(set, { principal: { ...admin, roles: ['viewer'] }, action: 'delete', resourceType: 'customer' })).toEqual({ kind: 'none' });
   });
-  it('a custom permit grants, and its constraint is "all, check each row"', () => {
+  it('AZ-3 a custom permit grants its role only, and its constraint is the permit\'s record tests', () => {
     const permitting = withCustom('permit (principal in Role::"viewer", action in [Action::"invoice:export"], resource) when { resource has region && resource.region == "eu" };');
     const viewer = { ...admin, roles: ['viewer'] };
     expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'eu' } } })).toMatchObject({ allowed: true, policyIds: ['custom:0'] });
     expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'us' } } }).allowed).toBe(false);
     // The PII forbid still overrides a custom permit.
     expect(decide(permitting, { principal: viewer, action: 'export', resource: { type: 'invoice', attributes: { region: 'eu', sensitivity: 'pii' } } }).policyIds).toEqual(['rule:only-dpo-exports-pii']);
-    expect(constraintFor(permitting, { principal: viewer, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'all', needsRowCheck: true });
+    expect(constraintFor(permitting, { principal: viewer, action: 'export', resourceType: 'invoice' })).toEqual({
+      kind: 'where',
+      anyOf: [
+        [{ column: 'region', op: 'eq', value: 'eu' }, { column: 'sensitivity', op: 'not_in', value: ['phi', 'pii'] }],
+        [{ column: 'region', op: 'eq', value: 'eu' }, { column: 'sensitivity', op: 'is_null' }],
+      ],
+    });
+    // A role the permit does not name gains nothing from it.
+    expect(constraintFor(permitting, { principal: { ...admin, roles: ['member'] }, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'none' });
+  });
+  it('AZ-3 Cedar the constraint reader does not compile falls back to a row check, only for principals it can cover', () => {
+    const opaque = withCustom('permit (principal in Role::"viewer", action in [Action::"invoice:export"], resource) when { resource has region && resource.region like "e*" };');
+    expect(constraintFor(opaque, { principal: { ...admin, roles: ['viewer'] }, action: 'export', resourceType: 'invoice' })).toMatchObject({ needsRowCheck: true });
+    expect(constraintFor(opaque, { principal: { ...admin, roles: ['member'] }, action: 'export', resourceType: 'invoice' })).toEqual({ kind: 'none' });
   });
   it('a policy scoped by resource type touches only that type; an unscoped one touches everything', () => {
     const typed = withCustom('forbid (principal, action, resource is audit_event) when { resource has region && resource.region == "us" };');
@@ -84,5 +97,39 @@ describe('valid custom policies take effect', () => {
     const impossible = withCustom('forbid (principal, action == Action::"customer:read", resource is invoice);');
     expect(impossible.warnings.join()).toContain('custom:0');
     expect(withCustom('  \n').custom).toEqual([]);
+  });
+});
+
+describe('AZ-3 tenant Cedar read into the list constraint: exact on every record, or flagged for a row check', () => {
+  const owners = ['u-1', 'u-2', null];
+  const regions = ['eu', 'us', null];
+  const departments = ['sales', null];
+  const records = owners.flatMap((owner) => regions.flatMap((region) => departments.map((department) => ({ owner, region, department, sensitivity: null }))));
+  const principals = [admin, { ...admin, roles: ['member'] }, { ...admin, id: 'u-2', roles: ['member'], region: 'eu' }, { ...admin, roles: ['member', 'finance'], region: 'us', department: 'sales' }];
+  const exact = [
+    'permit (principal is User in Role::"member", action == Action::"invoice:refund", resource) unless { resource has region && resource.region == "eu" };',
+    'permit (principal, action == Action::"invoice:refund", resource) when { (resource has owner && resource.owner == principal) || !(resource has department) };',
+    'permit (principal, action == Action::"invoice:refund", resource) when { resource has region && ["eu", "us"].contains(resource.region) && !(principal has region && resource.region == principal.region) };',
+    'forbid (principal in Role::"finance", action == Action::"invoice:refund", resource) unless { resource has department && principal has department && resource.department == principal.department };',
+    'permit (principal, action == Action::"invoice:refund", resource) when { resource has owner && resource.owner == User::"u-2" && principal in Role::"member" };',
+  ];
+  const unreadable = [
+    'permit (principal in Role::"member", action == Action::"invoice:refund", resource) when { if resource has region then resource.region == "eu" else false };',
+    'permit (principal in Role::"member", action == Action::"invoice:refund", resource == invoice::"x");',
+  ];
+  it.each([...exact.map((text) => ({ text, exact: true })), ...unreadable.map((text) => ({ text, exact: false }))])('$text', ({ text, exact: isExact }) => {
+    const set = withCustom(text);
+    for (const principal of principals) {
+      const constraint = constraintFor(set, { principal, action: 'refund', resourceType: 'invoice' });
+      const covered = !text.includes('Role::"member"') || principal.roles.includes('member');
+      for (const attributes of records) {
+        const allowed = decideWithCedar(set, { principal, action: 'refund', resource: { type: 'invoice', id: 'y', attributes } }).allowed;
+        const matches = constraintMatches(constraint, attributes);
+        if (isExact || !covered) expect(matches, JSON.stringify({ principal, attributes, constraint })).toBe(allowed);
+        else if (allowed) expect(matches).toBe(true);
+      }
+      if (!isExact && covered) expect(constraint).toMatchObject({ needsRowCheck: true });
+      else expect('needsRowCheck' in constraint).toBe(false);
+    }
   });
 });

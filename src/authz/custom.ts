@@ -24,6 +24,8 @@ export type CustomPolicy = {
   actions: ReadonlySet<string> | 'all';
   /** The resource type its scope restricts it to, if any. */
   resourceType?: string;
+  /** Cedar's JSON form of the policy: read by the list constraint (custom-constraint.ts). */
+  json: PolicyJson;
 };
 
 const POINTER = '/customPolicies';
@@ -89,6 +91,7 @@ function describe(cedar: CedarModule, text: string, position: number): CustomPol
     text,
     actions: policy.action.op === 'All' ? 'all' : new Set(actionIds(policy.action).map((uid) => uidOf(uid).id)),
     ...resourceTypeOf(policy),
+    json: policy,
     position,
   };
 }

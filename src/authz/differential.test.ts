@@ -148,4 +148,88 @@ describe('AZ-3 differential: compiled path vs Cedar', () => {
       { numRuns: 150 },
     );
   }, 240_000);
+
+  it('AZ-3 random tenant Cedar policies (role, user and attribute conditions): the constraint is per principal and exact where compiled', () => {
+    const stats = { exact: 0, rowCheck: 0, uncompilable: 0, customs: 0 };
+    fc.assert(
+      fc.property(scenarioArb.chain((scenario) => fc.tuple(fc.constant(scenario), fc.array(tenantPolicyArb(scenario.input.resources), { maxLength: 4 }))), ([scenario, customs]) => {
+        const text = (list: TenantPolicy[]) => list.map((custom) => custom.text).join('\n');
+        const set = compilePolicySet({ ...scenario.input, customPolicies: text(customs) });
+        stats.customs += customs.length;
+        checkScenario(set, scenario, stats);
+        for (const principal of scenario.principals) {
+          // A policy whose scope names another role or user contributes nothing: the constraint equals
+          // the one of the same set without it.
+          const own = customs.filter((custom) => covers(custom, principal));
+          const ownSet = own.length === customs.length ? set : compilePolicySet({ ...scenario.input, customPolicies: text(own) });
+          for (const { action, type } of scenario.requests) {
+            const constraint = constraintFor(set, { principal, action, resourceType: type });
+            expect(constraint, JSON.stringify({ principal, action, type, policies: text(customs) })).toEqual(constraintFor(ownSet, { principal, action, resourceType: type }));
+            const applicable = own.filter((custom) => custom.resource === type && custom.action === action);
+            if (applicable.some((custom) => !custom.compilable)) stats.uncompilable += 1;
+            // What the compiler understands is exact: no row check unless a policy it cannot read applies.
+            else if (constraint.kind !== 'none') expect('needsRowCheck' in constraint && constraint.needsRowCheck, JSON.stringify({ principal, action, type, policies: text(applicable), constraint })).toBeFalsy();
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+    expect(stats.customs).toBeGreaterThan(200);
+    expect(stats.uncompilable).toBeGreaterThan(0);
+  }, 240_000);
 });
+
+type TenantPolicy = { text: string; resource: string; action: string; scope: { role: string } | { user: string } | 'all'; compilable: boolean };
+
+const covers = (custom: TenantPolicy, principal: AuthzPrincipal): boolean =>
+  custom.scope === 'all' || ('role' in custom.scope ? principal.roles.includes(custom.scope.role) : principal.id === custom.scope.user);
+
+/** Cedar conditions on the resource's declared attributes, the principal, and both; `like` is the one the compiler does not read. */
+function conditionTextArb(attributes: RecordAttribute[]): fc.Arbitrary<{ text: string; compilable: boolean }> {
+  const compiled = (text: string) => ({ text, compilable: true });
+  const principalOnly = fc.oneof(
+    fc.constantFrom(...VALUES.region).map((region) => compiled(`principal has region && principal.region == "${region}"`)),
+    fc.constantFrom(...ROLES).map((role) => compiled(`principal in Role::"${role}"`)),
+    fc.constant(compiled('true')),
+  );
+  if (!attributes.length) return principalOnly;
+  const literal = (attribute: RecordAttribute, value: string) => (attribute === 'owner' ? `User::"${value}"` : `"${value}"`);
+  const onRecord = fc.constantFrom(...attributes).chain((attribute) => {
+    const guard = `resource has ${attribute}`;
+    const value = fc.constantFrom(...VALUES[attribute]);
+    const options: Array<fc.Arbitrary<{ text: string; compilable: boolean }>> = [
+      fc.constant(compiled(guard)),
+      fc.constant(compiled(`!(${guard})`)),
+      value.map((v) => compiled(`${guard} && resource.${attribute} == ${literal(attribute, v)}`)),
+      value.map((v) => compiled(`${guard} && resource.${attribute} != ${literal(attribute, v)}`)),
+      fc.tuple(value, fc.constantFrom(...VALUES.region)).map(([v, region]) => compiled(`(${guard} && resource.${attribute} == ${literal(attribute, v)}) || (principal has region && principal.region == "${region}")`)),
+    ];
+    if (attribute === 'owner') options.push(fc.constant(compiled(`${guard} && resource.owner == principal`)));
+    else {
+      options.push(fc.subarray(VALUES[attribute], { minLength: 1 }).map((values) => compiled(`${guard} && ${JSON.stringify(values)}.contains(resource.${attribute})`)));
+      options.push(value.map((v) => ({ text: `${guard} && resource.${attribute} like "${v.slice(0, 1)}*"`, compilable: false })));
+    }
+    if (attribute === 'department' || attribute === 'region') options.push(fc.constant(compiled(`${guard} && principal has ${attribute} && resource.${attribute} == principal.${attribute}`)));
+    return fc.oneof(...options);
+  });
+  return fc.oneof({ arbitrary: onRecord, weight: 3 }, { arbitrary: principalOnly, weight: 1 });
+}
+
+/** A tenant policy on one action of one resource of the catalog: permit or forbid, for everyone, a role or a user, with when/unless conditions. */
+function tenantPolicyArb(resources: ResourceDefinition[]): fc.Arbitrary<TenantPolicy> {
+  return fc.constantFrom(...resources).chain((resource) => {
+    const attributes = Object.keys(resource.attributes ?? {}) as RecordAttribute[];
+    return fc
+      .record({
+        effect: fc.constantFrom('permit', 'forbid'),
+        action: fc.constantFrom(...resource.actions),
+        scope: fc.oneof(fc.constant('all' as const), fc.constantFrom(...ROLES).map((role) => ({ role })), fc.constantFrom(...VALUES.owner).map((user) => ({ user }))),
+        conditions: fc.array(fc.tuple(fc.constantFrom('when', 'unless'), conditionTextArb(attributes)), { maxLength: 2 }),
+      })
+      .map(({ effect, action, scope, conditions }) => {
+        const principal = scope === 'all' ? 'principal' : 'role' in scope ? `principal in Role::"${scope.role}"` : `principal == User::"${scope.user}"`;
+        const body = conditions.map(([kind, condition]) => ` ${kind} { ${condition.text} }`).join('');
+        return { text: `${effect} (${principal}, action == Action::"${resource.name}:${action}", resource is ${resource.name})${body};`, resource: resource.name, action, scope, compilable: conditions.every(([, condition]) => condition.compilable) };
+      });
+  });
+}

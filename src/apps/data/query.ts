@@ -9,8 +9,19 @@ import { checkValue } from './values.js';
  * `?amount[gte]=1000`, `?company[is_null]=true`), sort (`?sort=-created_at`), cursor pagination
  * and `limit` (default 50, max 200). Every value is checked with its field's type and bound as a
  * parameter. Filters and sorts on encrypted fields are refused (the ciphertext says nothing), and
- * on fields the caller may only see masked (filtering would reveal what the mask hides).
+ * on fields the caller may only see masked (filtering would reveal what the mask hides). A refusal
+ * is a 400 whose `reason` (LIST_QUERY_REASONS) says which rule refused it; the cursor is opened by
+ * the caller of this parser (cursor.ts), which knows whose list it is.
  */
+
+/** The `reason` of a refused list query, one per rule (docs/apps.md lists them). */
+export const LIST_QUERY_REASONS = {
+  field_masked: 'the field is masked for the caller on some records: filtering or sorting on it would reveal it',
+  field_not_filterable: 'encrypted and json fields cannot be filtered or sorted',
+  cursor_invalid: 'the cursor was altered, or belongs to another list, caller or sort order',
+  invalid_parameter: 'an unknown or malformed parameter',
+} as const;
+export type ListQueryReason = keyof typeof LIST_QUERY_REASONS;
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 200;
@@ -21,7 +32,7 @@ const KEY = /^([a-z][a-z0-9_]{0,62})(?:\[([a-z_]{1,10})\])?$/;
 
 export type Filter = { column: string; op: Op; value: unknown; field?: FieldSpec };
 export type Sort = { column: string; descending: boolean; cast: string };
-export type ListQuery = { filters: Filter[]; sort: Sort; limit: number; after?: { value: unknown; id: string } };
+export type ListQuery = { filters: Filter[]; sort: Sort; sortText: string; limit: number; cursor?: string };
 
 /**
  * A Map, not an object literal: keys come from the query string, and `SYSTEM_FIELDS['constructor']`
@@ -34,10 +45,11 @@ const SYSTEM_FIELDS: ReadonlyMap<string, Pick<FieldSpec, 'type'> & { cast: strin
   ['updated_at', { type: 'datetime', cast: 'timestamptz' }],
 ] as const);
 
-const issue = (pointer: string, message: string): FieldIssue => ({ in: 'query', pointer, message });
+type Issue = FieldIssue & { reason: ListQueryReason };
+const issue = (pointer: string, message: string, reason: ListQueryReason = 'invalid_parameter'): Issue => ({ in: 'query', pointer, message, reason });
 
 export function parseListQuery(resource: ResourceSpec, query: Record<string, unknown>, options: { hidden: ReadonlySet<string> }): ListQuery {
-  const issues: FieldIssue[] = [];
+  const issues: Issue[] = [];
   const fields = new Map(resource.fields.map((f) => [f.name, f]));
   const filters: Filter[] = [];
   let limit = DEFAULT_LIMIT;
@@ -76,8 +88,12 @@ export function parseListQuery(resource: ResourceSpec, query: Record<string, unk
       issues.push(issue(pointer, `${resource.name} has no field "${column}"`));
       continue;
     }
-    if (field && (isEncrypted(field.class) || options.hidden.has(field.name) || field.type === 'json')) {
-      issues.push(issue(pointer, `cannot filter on ${column}${isEncrypted(field.class) ? ' (encrypted)' : field.type === 'json' ? ' (json)' : ' (masked for you)'}`));
+    if (field && (isEncrypted(field.class) || field.type === 'json')) {
+      issues.push(issue(pointer, `cannot filter on ${column} (${field.type === 'json' ? 'json' : 'encrypted'})`, 'field_not_filterable'));
+      continue;
+    }
+    if (field && options.hidden.has(field.name)) {
+      issues.push(issue(pointer, `cannot filter on ${column} (masked for you)`, 'field_masked'));
       continue;
     }
     const spec = (field ?? { ...system!, name: column, class: 'internal', required: false, unique: false, onDelete: 'restrict' }) as FieldSpec;
@@ -101,13 +117,15 @@ export function parseListQuery(resource: ResourceSpec, query: Record<string, unk
     if (values.length === parts.length) filters.push({ column, op, value: op === 'in' ? values : values[0], ...(field ? { field } : {}) });
   }
   const sort = parseSort(resource, sortText, fields, options.hidden, issues);
-  let after: ListQuery['after'];
-  if (cursor !== undefined && sort) after = decodeCursor(cursor, sortText, sort, issues);
   if (issues.length || !sort) {
     const first = issues[0];
-    throw new RampartError('validation_failed', { detail: first ? `query ${first.pointer}: ${first.message}` : 'invalid list query', issues });
+    throw new RampartError('validation_failed', {
+      detail: first ? `query ${first.pointer}: ${first.message}` : 'invalid list query',
+      issues: issues.map(({ reason: _reason, ...rest }) => rest),
+      extensions: { reason: first?.reason ?? 'invalid_parameter' },
+    });
   }
-  return { filters, sort, limit, ...(after ? { after } : {}) };
+  return { filters, sort, sortText, limit, ...(cursor !== undefined ? { cursor } : {}) };
 }
 
 /** Query strings are text: numbers and booleans are read from it before the typed check. */
@@ -117,64 +135,23 @@ function coerce(field: Pick<FieldSpec, 'type'>, raw: string): unknown {
   return raw;
 }
 
-function parseSort(resource: ResourceSpec, text: string, fields: Map<string, FieldSpec>, hidden: ReadonlySet<string>, issues: FieldIssue[]): Sort | undefined {
+function parseSort(resource: ResourceSpec, text: string, fields: Map<string, FieldSpec>, hidden: ReadonlySet<string>, issues: Issue[]): Sort | undefined {
   const descending = text.startsWith('-');
   const column = descending ? text.slice(1) : text;
   const system = SYSTEM_FIELDS.get(column);
   if (system) return { column, descending, cast: system.cast };
   const field = fields.get(column);
+  if (field && hidden.has(column)) {
+    issues.push(issue('/sort', `cannot sort by ${column} (masked for you)`, 'field_masked'));
+    return undefined;
+  }
   // Keyset pagination needs a total order: only required (never null), plaintext, visible fields sort.
-  if (!field || !field.required || isEncrypted(field.class) || hidden.has(column) || field.type === 'json') {
-    issues.push(issue('/sort', `sort by id, created_at, updated_at, owner_id or a required plaintext field of ${resource.name}, optionally with - for descending`));
+  if (!field || !field.required || isEncrypted(field.class) || field.type === 'json') {
+    const reason = field && (isEncrypted(field.class) || field.type === 'json') ? 'field_not_filterable' : 'invalid_parameter';
+    issues.push(issue('/sort', `sort by id, created_at, updated_at, owner_id or a required plaintext field of ${resource.name}, optionally with - for descending`, reason));
     return undefined;
   }
   return { column, descending, cast: sqlType(field) };
-}
-
-export function encodeCursor(sortText: string, value: unknown, id: string): string {
-  const v = value instanceof Date ? value.toISOString() : typeof value === 'bigint' ? value.toString() : value;
-  return Buffer.from(JSON.stringify([sortText, v, id])).toString('base64url');
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const NUMERIC = /^-?\d{1,30}(\.\d{1,30})?$/;
-
-/**
- * The cursor's sort value must have the sort column's type before it is cast in SQL: a boolean
- * cast to timestamptz is a server error on one database and a value error on the other, and a
- * cursor is caller input like any other (issue 12 §4).
- */
-function fitsSort(cast: string, value: unknown): boolean {
-  switch (cast.startsWith('numeric') ? 'numeric' : cast) {
-    case 'uuid':
-      return typeof value === 'string' && UUID.test(value);
-    case 'text':
-      return typeof value === 'string';
-    case 'timestamptz':
-    case 'date':
-      return typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value));
-    case 'bigint':
-      return (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value));
-    case 'numeric':
-      return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && NUMERIC.test(value));
-    case 'boolean':
-      return typeof value === 'boolean';
-    default:
-      return false;
-  }
-}
-
-function decodeCursor(cursor: string, sortText: string, sort: Sort, issues: FieldIssue[]): ListQuery['after'] {
-  try {
-    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(decoded) && decoded.length === 3 && decoded[0] === sortText && typeof decoded[2] === 'string' && UUID.test(decoded[2]) && fitsSort(sort.cast, decoded[1])) {
-      return { value: decoded[1], id: decoded[2] };
-    }
-  } catch {
-    // fall through
-  }
-  issues.push(issue('/cursor', 'is not a cursor of this list and sort order'));
-  return undefined;
 }
 
 export function filterSql(filter: Filter): RawBuilder<unknown> {

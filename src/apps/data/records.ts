@@ -1,38 +1,36 @@
 import { CompiledQuery, sql, type RawBuilder } from 'kysely';
 import type { AuditLog, RequestContext } from '../../audit/index.js';
 import { diffRecords } from '../../audit/index.js';
-import { authorizeRecord, constraintFor, constraintSql, decide, type AuthzPrincipal, type CompiledPolicySet, type Condition, type ConstraintColumns, type RecordAttributes } from '../../authz/index.js';
+import { authorizeRecord, constraintFor, decide, type AuthzPrincipal, type CompiledPolicySet, type Condition, type ConstraintColumns, type RecordAttributes } from '../../authz/index.js';
 import { RampartError, uuidv7, type Envelope, type KekRing, type KeyCache } from '../../core/index.js';
 import { envelopeFor, readAsTenant, withTenant, type Actor, type Database, type TenantTransaction } from '../../db/index.js';
 import { appRuleId } from '../compile/authz.js';
 import { constraintName } from '../compile/ddl.js';
 import type { AppSpec, ResourceSpec } from '../spec/schema.js';
 import { catalogName, GATED_CLASSES, isEncrypted, tableName, tenantKey } from '../spec/model.js';
-import { encodeCursor, filterSql, keysetSql, parseListQuery } from './query.js';
 import { checkBody, encryptionContext, formatValue, fromPlaintext, MASK, sealValues } from './values.js';
 
 /**
- * The data API's operations (AZ-2, AZ-3, DA-1, DA-2). Each runs in one `withTenant` transaction as
- * rampart_app, so row-level security confines it to the caller's tenant whatever else goes wrong;
- * on top of that every call is decided by the tenant's policy set with the record's attributes:
- * lists are filtered in SQL by the compiled constraint (rows are re-checked only when the
- * constraint is an over-approximation), single records are decided one by one (an unreadable record
- * is a 404, as is another tenant's), and a write must leave the record inside what the caller may
- * write (the rule's post-condition). The policy set is fetched before the transaction opens (the
- * embedded database is one session).
+ * The data API's operations (AZ-2, AZ-3, DA-1, DA-2); lists and exports are in list.ts. Each runs
+ * in one `withTenant` transaction as rampart_app, so row-level security confines it to the
+ * caller's tenant whatever else goes wrong; on top of that every call is decided by the tenant's
+ * policy set with the record's attributes: single records are decided one by one (an unreadable
+ * record is a 404, as is another tenant's), and a write must leave the record inside what the
+ * caller may write (the rule's post-condition). The policy set is fetched before the transaction
+ * opens (the embedded database is one session).
  */
 
 export type DataDeps = { db: Database; audit: AuditLog; keys: { ring: KekRing; cache: KeyCache } };
 export type Target = { app: string; spec: AppSpec; resource: ResourceSpec; table: string; type: string };
 export type DataCall = { principal: AuthzPrincipal; actor: Actor; set: CompiledPolicySet; target: Target; context?: RequestContext };
-type Row = Record<string, unknown> & { id: string; owner_id: string | null };
+export type Row = Record<string, unknown> & { id: string; owner_id: string | null };
 
 export function targetOf(tenantId: string, spec: AppSpec, resourceName: string): Target | undefined {
   const resource = spec.resources.find((r) => r.name === resourceName);
   return resource ? { app: spec.app, spec, resource, table: tableName(tenantKey(tenantId), spec.app, resource.name), type: catalogName(spec.app, resource.name) } : undefined;
 }
 
-function columnsOf(resource: ResourceSpec): ConstraintColumns {
+export function columnsOf(resource: ResourceSpec): ConstraintColumns {
   const columns: ConstraintColumns = {};
   if (resource.attributes.owner) columns.owner = 'owner_id';
   if (resource.attributes.department) columns.department = resource.attributes.department;
@@ -41,7 +39,7 @@ function columnsOf(resource: ResourceSpec): ConstraintColumns {
   return columns;
 }
 
-function attributesOf(resource: ResourceSpec, row: Record<string, unknown>): RecordAttributes {
+export function attributesOf(resource: ResourceSpec, row: Record<string, unknown>): RecordAttributes {
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
   const attributes: RecordAttributes = {};
   if (resource.attributes.owner) attributes.owner = text(row.owner_id);
@@ -51,7 +49,7 @@ function attributesOf(resource: ResourceSpec, row: Record<string, unknown>): Rec
   return attributes;
 }
 
-function selectList(resource: ResourceSpec): RawBuilder<unknown> {
+export function selectList(resource: ResourceSpec): RawBuilder<unknown> {
   const columns = ['id', 'owner_id', 'created_by', 'created_at', 'updated_at'].map((c) => sql.ref(c));
   // Dates go out as text: a driver turning them into local-midnight Date objects shifts the day.
   for (const field of resource.fields) columns.push(field.type === 'date' && !isEncrypted(field.class) ? sql`${sql.ref(field.name)}::text as ${sql.ref(field.name)}` : sql.ref(field.name));
@@ -69,25 +67,30 @@ function visibleClasses(call: DataCall, attributes: RecordAttributes): Set<strin
 
 /**
  * Fields masked for this caller on at least some records: filtering or sorting on them would let
- * the caller learn what the mask hides, so both are refused unless the class is visible everywhere.
+ * the caller learn what the mask hides, so both are refused unless the class is visible on every
+ * record, which only an exact `all` constraint proves (one that needs a row check proves nothing).
  */
 export function hiddenFields(call: DataCall): Set<string> {
-  const seesEverywhere = (action: string) => constraintFor(call.set, { principal: call.principal, action, resourceType: call.target.type }).kind === 'all';
+  const seesEverywhere = (action: string) => {
+    const constraint = constraintFor(call.set, { principal: call.principal, action, resourceType: call.target.type });
+    return constraint.kind === 'all' && !constraint.needsRowCheck;
+  };
   return new Set(call.target.resource.fields.filter((f) => GATED_CLASSES[f.class] !== undefined && !seesEverywhere(GATED_CLASSES[f.class]!)).map((f) => f.name));
 }
 
-async function present(call: DataCall, row: Row, envelope: () => Envelope, tenantId: string): Promise<Record<string, unknown>> {
+export async function present(call: DataCall, row: Row, envelope: () => Envelope, tenantId: string): Promise<Record<string, unknown>> {
   const { resource, table } = call.target;
   const visible = visibleClasses(call, attributesOf(resource, row));
   const out: Record<string, unknown> = { id: row.id, owner_id: row.owner_id, created_by: row.created_by, created_at: formatValue({ type: 'datetime' } as never, row.created_at), updated_at: formatValue({ type: 'datetime' } as never, row.updated_at) };
   const masked: string[] = [];
   for (const field of resource.fields) {
     const value = row[field.name];
-    if (value === null || value === undefined) out[field.name] = null;
-    else if (!visible.has(field.class)) {
+    // Masked whether empty or not: a null beside "[masked]" would tell which records have a value.
+    if (!visible.has(field.class)) {
       out[field.name] = MASK;
       masked.push(field.name);
-    } else if (isEncrypted(field.class)) {
+    } else if (value === null || value === undefined) out[field.name] = null;
+    else if (isEncrypted(field.class)) {
       out[field.name] = fromPlaintext(field, await envelope().decryptText({ tenantId, context: encryptionContext(table, field.name), ciphertext: String(value) }));
     } else out[field.name] = formatValue(field, value);
   }
@@ -123,9 +126,9 @@ function conditionHolds(condition: Condition, principal: AuthzPrincipal, attribu
   }
 }
 
-const tenantOf = (call: DataCall) => call.principal.tenantId;
-const scope = (call: DataCall) => ({ tenantId: tenantOf(call), actor: call.actor });
-const envelopeIn = (deps: DataDeps, trx: TenantTransaction) => {
+export const tenantOf = (call: DataCall) => call.principal.tenantId;
+export const scope = (call: DataCall) => ({ tenantId: tenantOf(call), actor: call.actor });
+export const envelopeIn = (deps: DataDeps, trx: TenantTransaction) => {
   let envelope: Envelope | undefined;
   return () => (envelope ??= envelopeFor(trx, deps.keys.ring, deps.keys.cache));
 };
@@ -256,70 +259,5 @@ export async function deleteRecord(deps: DataDeps, call: DataCall, id: string): 
       mapWriteError(error, call);
     }
     await deps.audit.record(trx, { tenantId: tenantOf(call), actor: call.actor, action: 'app.record.deleted', target: { type: call.target.type, id }, ...(call.context ? { context: call.context } : {}) });
-  });
-}
-
-type Page = { rows: Row[]; next: string | null; filtered: number };
-
-/** One page: the constraint in SQL, keyset pagination, one extra row to know whether more follow. */
-async function page(trx: TenantTransaction, call: DataCall, action: 'list' | 'export', query: Record<string, unknown>, limitOverride?: number): Promise<Page> {
-  const { resource, table, type } = call.target;
-  const list = parseListQuery(resource, query, { hidden: hiddenFields(call) });
-  const limit = limitOverride ?? list.limit;
-  const constraint = constraintFor(call.set, { principal: call.principal, action, resourceType: type });
-  if (constraint.kind === 'none') return { rows: [], next: null, filtered: 0 };
-  const where = [sql`${constraintSql(constraint, columnsOf(resource))}`, ...list.filters.map(filterSql), ...(list.after ? [keysetSql(list.sort, list.after)] : [])];
-  const direction = list.sort.descending ? sql`desc` : sql`asc`;
-  const { rows } = await sql<Row>`select ${selectList(resource)} from ${sql.table(table)} where ${sql.join(where, sql` and `)} order by ${sql.ref(list.sort.column)} ${direction}, "id" ${direction} limit ${limit + 1}`.execute(trx);
-  const candidates = rows.slice(0, limit);
-  const last = candidates.at(-1);
-  const sortText = `${list.sort.descending ? '-' : ''}${list.sort.column}`;
-  const next = rows.length > limit && last ? encodeCursor(sortText, last[list.sort.column], last.id) : null;
-  // Exact constraints need no row check; over-approximations (custom Cedar) are checked row by row.
-  const allowed = 'needsRowCheck' in constraint && constraint.needsRowCheck ? candidates.filter((row) => decide(call.set, { principal: call.principal, action, resource: { type, attributes: attributesOf(resource, row) } }).allowed) : candidates;
-  return { rows: allowed, next, filtered: candidates.length - allowed.length };
-}
-
-export async function listRecords(deps: DataDeps, call: DataCall, query: Record<string, unknown>): Promise<{ items: Record<string, unknown>[]; next_cursor: string | null }> {
-  return withTenant(deps.db, scope(call), async (trx) => {
-    const result = await page(trx, call, 'list', query);
-    const envelope = envelopeIn(deps, trx);
-    const items: Record<string, unknown>[] = [];
-    for (const row of result.rows) items.push(await present(call, row, envelope, tenantOf(call)));
-    return { items, next_cursor: result.next };
-  }, { readOnly: true });
-}
-
-export const EXPORT_MAX_ROWS = 10_000;
-
-/** A CSV cell; a leading =, +, - or @ is neutralised so a spreadsheet does not run it as a formula. */
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** CSV export (its own `export` permission; masked like reads; audited with the row count and filters). */
-export async function exportRecords(deps: DataDeps, call: DataCall, query: Record<string, unknown>): Promise<{ csv: string; rows: number }> {
-  const { cursor: _cursor, limit: _limit, ...filters } = query;
-  return withTenant(deps.db, scope(call), async (trx) => {
-    const result = await page(trx, call, 'export', filters, EXPORT_MAX_ROWS);
-    const envelope = envelopeIn(deps, trx);
-    const header = ['id', 'owner_id', 'created_at', 'updated_at', ...call.target.resource.fields.map((f) => f.name)];
-    const lines = [header.join(',')];
-    for (const row of result.rows) {
-      const record = await present(call, row, envelope, tenantOf(call));
-      lines.push(header.map((name) => csvCell(record[name])).join(','));
-    }
-    await deps.audit.record(trx, {
-      tenantId: tenantOf(call),
-      actor: call.actor,
-      action: 'app.records.exported',
-      target: { type: call.target.type },
-      diff: { rows: { after: result.rows.length }, filters: { after: Object.keys(filters) }, truncated: { after: result.next !== null } },
-      ...(call.context ? { context: call.context } : {}),
-    });
-    return { csv: `${lines.join('\r\n')}\r\n`, rows: result.rows.length };
   });
 }
