@@ -8,6 +8,7 @@ import { ConfigError, createLogger, developmentSecretFile, isUuid, RampartError,
 import { installedResources } from '../apps/index.js';
 import { registerAppCommands } from './apps.js';
 import { registerKeyCommands } from './keys.js';
+import { registerPlatformCommands } from './platform.js';
 import { registerBillingCommands } from './billing.js';
 import { type Actor, createJobQueue, DataDirLockedError, findTenantBySlug, migrate, migrationStatus, migrations, MigrationError, openDatabase, type Database } from '../db/index.js';
 import type { Logger, SecretsProvider } from '../core/index.js';
@@ -393,6 +394,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .action(action((flags: { tenant?: string; json?: boolean }) => driftCommand(io, flags)));
   registerAppCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
   registerKeyCommands(program, { out: io.out, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
+  registerPlatformCommands(program, { out: io.out, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
   registerBillingCommands(program, { out: io.out, err: io.err, config: () => configFrom(io), open: (config) => openForCli(io, config), actor: () => cliActor(io), usage: (message) => new UsageError(message), action });
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
