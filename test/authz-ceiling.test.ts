@@ -1,6 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rampart } from '../src/app.js';
+import { TEMPLATES } from '../src/apps/index.js';
 import { BUILTIN_ROLES } from '../src/authz/index.js';
 import { uuidv7 } from '../src/core/index.js';
 import type { Tenant } from '../src/db/index.js';
@@ -109,5 +110,41 @@ describe('AZ-2 the owner can never be locked out', () => {
     expect(byAdmin.statusCode).toBe(403);
     expect(byAdmin.json()).toMatchObject({ reason: 'owner_only_change' });
     expect(await holds('owner', 'alert', 'list')).toBe(true);
+  });
+});
+
+describe('AZ-2 the ceiling holds for app specs too (plans, DE-4)', () => {
+  const crmV2 = (grant: (matrix: Record<string, Record<string, string[]>>) => void) => {
+    const spec = structuredClone(TEMPLATES.crm) as { version: number; matrix: Record<string, Record<string, string[]>> };
+    spec.version = 2;
+    grant(spec.matrix);
+    return spec;
+  };
+  const plan = (who: string, spec: unknown) => as(who, { method: 'POST', url: '/api/v1/app-plans', payload: { spec, justification: 'give the team what the quarter needs' } });
+
+  beforeAll(async () => {
+    await rampart.apps.installTemplate({ tenantId: tenant.id, actor: { type: 'system', id: 'test' }, name: 'crm' });
+  });
+
+  it('AZ-2 a spec that gives a low role a secret read is refused, an admin cannot grant one at all, an owner’s waits for a second admin', async () => {
+    const toMember = await plan('owner', crmV2((m) => (m.member = { ...(m.member ?? {}), company: ['list', 'read', 'read_secret'] })));
+    expect(toMember.statusCode, toMember.body).toBe(400);
+    expect(toMember.json()).toMatchObject({ reason: 'privileged_to_low_role' });
+    const byAdmin = await plan('admin', crmV2((m) => (m.admin!.company = [...m.admin!.company!, 'read_secret'])));
+    // The admin does not hold read_secret itself: refused before the owner-only rule is reached.
+    expect(byAdmin.statusCode, byAdmin.body).toBe(403);
+    expect(byAdmin.json()).toMatchObject({ reason: 'grant_exceeds_author' });
+
+    const byOwner = await plan('owner', crmV2((m) => (m.admin!.company = [...m.admin!.company!, 'read_secret'])));
+    expect(byOwner.statusCode, byOwner.body).toBe(201);
+    expect(byOwner.json()).toMatchObject({ status: 'pending', requiresApproval: true });
+    const id = byOwner.json().id as string;
+    const apply = () => as('owner', { method: 'POST', url: `/api/v1/app-plans/${id}/apply`, payload: { justification: 'give the team what the quarter needs' } });
+    expect((await apply()).statusCode).toBe(409);
+    expect(await holds('admin', 'crm__company', 'read_secret')).toBe(false);
+    expect((await as('admin', { method: 'POST', url: `/api/v1/app-plans/${id}/approve`, payload: { justification: 'reviewed with the data owner' } })).statusCode).toBe(200);
+    const applied = await apply();
+    expect(applied.statusCode, applied.body).toBe(200);
+    expect(await holds('admin', 'crm__company', 'read_secret')).toBe(true);
   });
 });

@@ -139,10 +139,10 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'Lint a spec and store its migration plan; development applies it at once (destructive steps need confirmDestructive)',
       body: z.strictObject({ spec: z.unknown(), justification, confirmDestructive: z.boolean().optional() }),
       handler: async ({ principal, body, request, reply }) => {
-        const caller = { tenantId: principal!.tenantId, actor: actorOf(principal!), context: requestContext(request) };
+        const caller = { tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), context: requestContext(request) };
         const plan = await apps.plan({ ...caller, spec: body.spec, justification: body.justification });
         reply.code(201);
-        if (apps.requireApproval || (plan.destructive && body.confirmDestructive !== true)) return plan;
+        if (apps.requireApproval || plan.requiresApproval || (plan.destructive && body.confirmDestructive !== true)) return plan;
         return apps.apply({ ...caller, planId: plan.id, confirmDestructive: body.confirmDestructive === true, justification: body.justification });
       },
     }),

@@ -39,6 +39,8 @@ export type PlanView = {
   planHash: string;
   status: PlanRow['status'];
   destructive: boolean;
+  /** It grants an owner-only permission: a second admin approves it before it applies, in every environment. */
+  requiresApproval: boolean;
   steps: PlanStep[];
   sql: string;
   createdBy: string;
@@ -59,6 +61,7 @@ export const toPlanView = (row: PlanRow): PlanView => ({
   planHash: row.plan_hash,
   status: row.status,
   destructive: row.destructive,
+  requiresApproval: row.requires_approval,
   steps: row.steps as PlanStep[],
   sql: row.sql,
   createdBy: row.created_by,

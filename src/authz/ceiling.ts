@@ -14,10 +14,12 @@ import type { AuthzPrincipal } from './types.js';
  *
  * Rules, in order:
  * 1. nobody grants what they do not hold: every newly reachable permission must be one the author
- *    holds before the change (the host's CLI, the break-glass path, has no author and skips this);
+ *    holds before the change, unless the change creates it (a new app resource or action); the
+ *    host's CLI, the break-glass path, has no author and skips this;
  * 2. owner-only (`privileged`) permissions go only to roles marked high-privilege (which then need a
  *    passkey, ID-5), are granted only by an owner, and wait for a second admin's approval;
- * 3. only an owner changes what the owner role holds, and no change may take from the owner what
+ * Whatever the owner role gains is not a widening (the owner is the tenant's top).
+ * 3. only an owner reduces what the owner role holds, and no change may take from the owner what
  *    it needs to administer the tenant (the owner can never be locked out).
  */
 
@@ -60,6 +62,11 @@ const isPrivileged = (set: CompiledPolicySet, permission: string): boolean => {
   return set.resources.get(resource)?.privileged.has(action) ?? false;
 };
 
+const existsIn = (set: CompiledPolicySet, permission: string): boolean => {
+  const [resource, action] = permission.split(':') as [string, string];
+  return set.resources.get(resource)?.actions.has(action) ?? false;
+};
+
 /** Throws the first rule a change breaks; otherwise says what it widens and whether it needs approval. */
 export function checkCeiling({ before, after, roles, author }: CeilingInput): CeilingVerdict {
   const tenantId = author?.tenantId ?? PROBE;
@@ -71,13 +78,18 @@ export function checkCeiling({ before, after, roles, author }: CeilingInput): Ce
   const widened: CeilingVerdict['widened'] = [];
 
   for (const roleSet of sets) {
+    // The owner's rights are the ceiling itself: giving the owner more lowers nobody's bar.
+    if (roleSet.includes(OWNER_ROLE)) continue;
     const was = reachable(before, roleSet, tenantId);
     const now = reachable(after, roleSet, tenantId);
     const label = roleSet.join('+') || 'every principal';
     for (const permission of now) {
       if (was.has(permission)) continue;
       const privileged = isPrivileged(after, permission);
-      if (authorHolds && !authorHolds.has(permission)) {
+      // A resource (or action) the change itself creates, e.g. a new app's table, is the author's
+      // to open; what it holds that is owner-only still follows rule 2.
+      const isNew = !existsIn(before, permission);
+      if (authorHolds && !authorHolds.has(permission) && !(isNew && !privileged)) {
         throw new RampartError('forbidden', { detail: `this change would let ${label} ${permission.replace(':', ' → ')}, which you do not hold yourself`, ...reason('grant_exceeds_author') });
       }
       if (privileged && !roleSet.some((role) => high.has(role))) {

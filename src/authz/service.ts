@@ -6,11 +6,11 @@ import { BUILTIN_RESOURCES, BUILTIN_ROLES, DEFAULT_MATRIX } from './builtin.js';
 import { compilePolicySet, type CompiledPolicySet } from './compile.js';
 import { constraintFor, type Constraint } from './constraint.js';
 import { decide } from './decide.js';
-import { checkCeiling } from './ceiling.js';
+import { checkCeiling, type CeilingRole } from './ceiling.js';
 import { planChange, type ChangeRequest, type PlannedChange } from './changes.js';
 import { customPolicyText, fromMatrix, loadPolicyData, toMatrix, type PolicyData } from './store.js';
 import { attributeRuleSchema } from './schemas.js';
-import type { AttributeRule, AuthzPrincipal, AuthzResource, Decision, ResourceDefinition } from './types.js';
+import type { AttributeRule, AuthzPrincipal, AuthzResource, Decision, Matrix, ResourceDefinition } from './types.js';
 
 /**
  * The authorization service: each tenant's compiled policy set (cached), decisions for the request
@@ -50,6 +50,12 @@ export type Authz = {
   putRule(input: ChangeInput & { rule: AttributeRule }): Promise<ChangeResult>;
   deleteRule(input: ChangeInput & { id: string }): Promise<ChangeResult>;
   approveChange(input: ChangeInput & { changeId: string }): Promise<ChangeResult>;
+  /**
+   * The ceiling for an app spec's grants (app plans, DE-4): the tenant's policy set with this app's
+   * resources, grants and rules replaced by `next`, judged like any other change. Throws what
+   * `checkCeiling` throws; `needsApproval` when the spec grants an owner-only permission.
+   */
+  checkAppChange(trx: Transaction<Schema>, input: { tenantId: string; app: string; author?: AuthzPrincipal | undefined; next: { resources: ResourceDefinition[]; matrix: Matrix; rules: AttributeRule[]; roles: CeilingRole[] } }): Promise<{ needsApproval: boolean }>;
   pendingChanges(tenantId: string): Promise<Array<{ id: string; kind: string; summary: string; requestedBy: string; justification: string; createdAt: Date }>>;
   invalidate(tenantId: string): void;
 };
@@ -200,6 +206,19 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
     },
     deleteRule: (input) => change(input, { kind: 'rule_delete', id: input.id }),
     approveChange,
+    async checkAppChange(trx, { tenantId, app, author, next }) {
+      const current = await load(trx, tenantId);
+      const prefix = `${app}__`;
+      const roles = [...current.roles, ...next.roles.filter((r) => !current.roles.some((c) => c.name === r.name))];
+      const after: PolicyData = {
+        ...current,
+        roles: roles.map((r) => ({ name: r.name, description: '', highPrivilege: r.highPrivilege })),
+        resources: [...(current.resources ?? []).filter((r) => !r.name.startsWith(prefix)), ...next.resources],
+        grants: [...current.grants.filter((g) => !g.resource.startsWith(prefix)), ...fromMatrix(next.matrix)],
+        rules: [...current.rules.filter((r) => !r.id.startsWith(`app.${app}.`)), ...next.rules],
+      };
+      return checkCeiling({ before: compile(current), after: compile(after), roles, author });
+    },
     async pendingChanges(tenantId) {
       const rows = await withTenant(db, system(tenantId), (trx) => trx.selectFrom('authz_changes').select(['id', 'kind', 'summary', 'requested_by', 'justification', 'created_at']).where('status', '=', 'pending').orderBy('created_at').execute(), { readOnly: true });
       return rows.map((r) => ({ id: r.id, kind: r.kind, summary: r.summary, requestedBy: r.requested_by, justification: r.justification, createdAt: r.created_at }));

@@ -281,6 +281,8 @@ export type AppPlansTable = {
   sql: string;
   plan_hash: string;
   destructive: boolean;
+  /** It grants an owner-only permission: a second admin approves it in every environment. */
+  requires_approval: Generated<boolean>;
   status: AppPlanStatus;
   justification: string;
   created_by: string;

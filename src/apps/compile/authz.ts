@@ -25,7 +25,10 @@ export function resourceDefinition(app: string, resource: ResourceSpec): Resourc
   if (resource.attributes.department) attributes.department = true;
   if (resource.attributes.region) attributes.region = true;
   if (resource.attributes.sensitivity) attributes.sensitivity = true;
-  return { name: catalogName(app, resource.name), actions: resourceActions(resource), ...(Object.keys(attributes).length ? { attributes } : {}) };
+  const actions = resourceActions(resource);
+  // Reading secrets and health data is owner-only: the tenant ceiling decides who may grant it.
+  const privileged = actions.filter((action) => action === 'read_secret' || action === 'read_phi');
+  return { name: catalogName(app, resource.name), actions, ...(Object.keys(attributes).length ? { attributes } : {}), ...(privileged.length ? { privileged } : {}) };
 }
 
 export function appAuthz(spec: AppSpec): AppAuthz {

@@ -45,7 +45,7 @@ export async function applyPlan(deps: AppsDeps, input: Caller & { planId: string
       await sql`select pg_advisory_xact_lock(${APPLY_LOCK_SPACE}, hashtext(${`${input.tenantId}/${peek.app}`}))`.execute(trx);
       const plan = (await findPlan(trx, input.tenantId, input.planId, { forUpdate: true }))!;
       if (plan.status === 'applied' || plan.status === 'failed') throw new RampartError('conflict', { detail: `the plan is ${plan.status}; make a new plan` });
-      if (deps.requireApproval && plan.status !== 'approved') throw new RampartError('conflict', { detail: 'this plan needs the approval of a second admin before it applies' });
+      if ((deps.requireApproval || plan.requires_approval) && plan.status !== 'approved') throw new RampartError('conflict', { detail: 'this plan needs the approval of a second admin before it applies' });
       if (plan.plan_hash !== planHash(plan)) throw new RampartError('conflict', { detail: 'the stored plan does not match its hash (changed after it was made); refusing to apply it' });
       if (plan.destructive && input.confirmDestructive !== true) {
         throw new RampartError('validation_failed', { detail: 'the plan has destructive steps (drops or type changes); confirm them explicitly', issues: [{ in: 'body', pointer: '/confirmDestructive', message: 'must be true to apply destructive steps' }] });

@@ -1,7 +1,9 @@
 import { canonicalJson } from '../../audit/index.js';
 import { RampartError, requireJustification, sha256Hex, uuidv7 } from '../../core/index.js';
 import { withTenant } from '../../db/index.js';
+import { appAuthz } from '../compile/authz.js';
 import { compilePlan } from '../compile/index.js';
+import { ANONYMOUS_ROLE } from '../spec/schema.js';
 import { lintSpec, type Finding } from '../lint/lint.js';
 import { specHash } from '../spec/parse.js';
 import { tenantKey } from '../spec/model.js';
@@ -40,6 +42,11 @@ export async function createPlan(deps: AppsDeps, input: Caller & { spec: unknown
     }
     const plan = compilePlan(installed?.spec ?? null, spec, { tenantKey: tenantKey(input.tenantId) });
     if (plan.problems.length) throw findingsError(plan.problems);
+    // The tenant ceiling holds for a spec's grants as for any other: the author grants only what
+    // they hold, owner-only reads go to high-privilege roles from an owner, with a second admin.
+    const parts = appAuthz(spec);
+    const roles = [...parts.roles, ...(parts.usesAnonymous ? [{ name: ANONYMOUS_ROLE, description: '', highPrivilege: false }] : [])];
+    const ceiling = await deps.authz.checkAppChange(trx, { tenantId: input.tenantId, app: spec.app, author: input.author, next: { resources: parts.resources, matrix: parts.matrix, rules: parts.rules, roles } });
     const id = uuidv7(deps.clock.now().getTime());
     const row = { app: spec.app, from_version: installed?.version ?? null, to_version: spec.version, spec_hash: hash, sql: plan.sql };
     await trx
@@ -52,6 +59,7 @@ export async function createPlan(deps: AppsDeps, input: Caller & { spec: unknown
         steps: JSON.stringify(plan.steps),
         plan_hash: planHash(row),
         destructive: plan.destructive,
+        requires_approval: ceiling.needsApproval && input.author !== undefined,
         status: 'pending',
         justification,
         created_by: actorKey(input.actor),

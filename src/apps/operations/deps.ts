@@ -1,5 +1,5 @@
 import type { AuditLog, RequestContext } from '../../audit/index.js';
-import type { Authz } from '../../authz/index.js';
+import type { Authz, AuthzPrincipal } from '../../authz/index.js';
 import type { Clock, Logger } from '../../core/index.js';
 import type { Actor, Database } from '../../db/index.js';
 
@@ -14,7 +14,8 @@ export type AppsDeps = {
   log?: Logger;
 };
 
-export type Caller = { tenantId: string; actor: Actor; context?: RequestContext };
+/** `author`: the person's authorization principal, when a person (not the system) makes the call. */
+export type Caller = { tenantId: string; actor: Actor; author?: AuthzPrincipal | undefined; context?: RequestContext };
 
 /**
  * The person behind an actor: an agent acting for a user counts as that user, so a model cannot

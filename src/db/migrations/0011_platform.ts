@@ -10,6 +10,8 @@ import type { Migration } from '../migrate.js';
  * - Platform resources leave the tenant catalogue: grants a tenant held on them (the default matrix
  *   gave admins `signing_key` and auditors `job`) are removed, so no tenant policy set names them.
  * - `authz_changes.request`: a change that waits for a second admin keeps what it will apply.
+ * - `app_plans.requires_approval`: an app plan that grants an owner-only permission waits for a
+ *   second admin in every environment, not only in production (the tenant ceiling).
  */
 export const platformMigration: Migration = {
   version: 11,
@@ -31,5 +33,7 @@ ALTER TABLE platform_operators FORCE ROW LEVEL SECURITY;
 DELETE FROM authz_grants WHERE resource IN ('signing_key', 'platform_operator', 'job', 'outbox');
 
 ALTER TABLE authz_changes ADD COLUMN request jsonb;
+
+ALTER TABLE app_plans ADD COLUMN requires_approval boolean NOT NULL DEFAULT false;
 `,
 };
