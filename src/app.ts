@@ -9,7 +9,7 @@ import { authzRoutes, cedarEngine, platformRoutes, catalogueAuthorizer, checkPla
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
-import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, sameOriginSession, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
+import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, sameOriginSession, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE, tokenAuthenticator, type Oidc } from './identity/index.js';
 import { BUILTIN_RESOURCES } from './authz/index.js';
 import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
 import { dashboardRoutes, loadDashboardBundle, planPreviewRoutes } from './dashboard/index.js';
@@ -301,7 +301,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       onDenied: (denial) =>
         denials.record({ tenantId: denial.principal.tenantId, actor: actorOf(denial.principal), action: denial.action, resource: denial.resource, recordId: denial.recordId, route: denial.route, path: denial.path, status: denial.status, reason: denial.reason, context: requestContext(denial.request) }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
-      routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],
+      routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION, sessionCookie: SESSION_COOKIE })],
     });
 
     let closing: Promise<void> | undefined;

@@ -378,6 +378,10 @@ describe('HTTP edge', () => {
       expect(validate.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', required: ['name', 'quantity'], additionalProperties: false });
       expect(validate.parameters).toEqual([{ name: 'mode', in: 'query', required: false, schema: { type: 'string', enum: ['a', 'b'] } }]);
       expect(doc.paths['/api/v1/tenant'].get.security).toEqual([{ bearer: [] }]);
+      // The real requirement of a self route: the caller's session cookie, shown as such.
+      expect(doc.paths['/api/v1/me/passkeys'].get).toMatchObject({ 'x-rampart-authz': { self: true }, security: [{ session: [] }] });
+      expect(doc.paths['/api/v1/identity/totp/verify'].post['x-rampart-authz']).toEqual({ self: 'pending' });
+      expect(doc.components.securitySchemes.session).toEqual({ type: 'apiKey', in: 'cookie', name: '__Host-rampart_session' });
     });
   });
 
