@@ -34,7 +34,7 @@ export const ADMIN_RESOURCES = new Set(['tenant', 'role', 'matrix', 'authz_polic
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export { MIN_JUSTIFICATION as MIN_JUSTIFICATION_LENGTH } from '../core/index.js';
 
-/** Who is calling, as established by an Authenticator (identity lands with the identity module). */
+/** Who is calling, as established by an Authenticator (an access token or the browser session). */
 export type Principal = {
   type: 'user' | 'agent' | 'service';
   id: string;
