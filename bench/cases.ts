@@ -12,7 +12,7 @@ import { createLogger, RampartError } from '../src/core/index.js';
 import { createTenant, migrate, migrations, openDatabase, withTenant, type Actor, type Database, type Schema } from '../src/db/index.js';
 // Not part of db's public surface; the calibration reproduces exactly what the embedded driver passes.
 import { pgliteParsers } from '../src/db/pglite-dialect.js';
-import { buildServer, defineRoute, healthRoutes, type RouteDefinition } from '../src/http/index.js';
+import { buildServer, defineRoute, denyAll, healthRoutes, type RouteDefinition } from '../src/http/index.js';
 import { createBenchPglite, PGliteWorkerClient, PK_SQL, rlsReadStatements } from './pglite-worker.js';
 import { benchConfig, eluProbe, fmtElu, fmtInt, fmtMs, listen, loadTestGroup, microGroup, type BenchOptions, type EluProbe, type HttpMeasure, type MicroMeasure } from './support.js';
 
@@ -190,7 +190,7 @@ const healthz: BenchCase = {
     // Not in the brief, but what a deployment runs: log level info (Fastify logs every request
     // twice), written to /dev/null so only the cost of producing the lines shows.
     const infoLog = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) });
-    const logged = await buildServer({ config: benchConfig('memory://'), log: infoLog, routes: healthRoutes({ version: VERSION, checks: [] }) });
+    const logged = await buildServer({ config: benchConfig('memory://'), log: infoLog, authorize: denyAll, routes: healthRoutes({ version: VERSION, checks: [] }) });
     try {
       const rows = await measureGroup('healthz', options, [
         { url: `${await listen(bare)}/`, variant: 'bare Fastify hello world', detail: 'GET / -> {"hello":"world"}', baseline: true },
@@ -249,7 +249,7 @@ function tenantReadRoutes(fixture: DbFixture): RouteDefinition[] {
 }
 
 async function tenantRead(fixture: DbFixture, context: Context): Promise<CaseResult> {
-  const server = await buildServer({ config: benchConfig(fixture.url), log: silent, routes: tenantReadRoutes(fixture) });
+  const server = await buildServer({ config: benchConfig(fixture.url), log: silent, authorize: denyAll, routes: tenantReadRoutes(fixture) });
   try {
     const base = `${await listen(server.app)}/bench/tenants/${fixture.tenantId}`;
     const postgres = fixture.label === 'PostgreSQL';
@@ -348,7 +348,7 @@ const pgliteWorker: BenchCase = {
       route('/rls/worker-statement/:id', (id) => worker.transactionPerStatement(rlsReadStatements(id))),
       route('/rls/worker-tx/:id', (id) => worker.transaction(rlsReadStatements(id))),
     ];
-    const server = await buildServer({ config: benchConfig('memory://'), log: silent, routes });
+    const server = await buildServer({ config: benchConfig('memory://'), log: silent, authorize: denyAll, routes });
     const helper = eluProbe((since) => worker.eventLoopUtilization(since));
     const rows: HttpRow[] = [];
     const calibration: MicroRow[] = [];

@@ -9,11 +9,11 @@ import { authzRoutes, cedarEngine, platformRoutes, catalogueAuthorizer, checkPla
 import { appsAuthorizer, appsRoutes, createApps, createPublicLimiter, installedResources, type Apps } from './apps/index.js';
 import { identityRoutes } from './identity/routes.js';
 import { createMailer, createRequestLimiter, IDENTITY_PURGE_JOB, issueSetupToken, outboxRoutes, registerIdentityJobs, type Mailer, type RequestLimiter } from './identity/index.js';
-import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, tokenAuthenticator, type Oidc } from './identity/index.js';
+import { apiScopesOf, createOidc, firstAuthenticator, oidcRoutes, sameOriginSession, purgeExpiredPayloads, scopedAuthorizer, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE, tokenAuthenticator, type Oidc } from './identity/index.js';
 import { BUILTIN_RESOURCES } from './authz/index.js';
 import { createBilling, scheduleBillingJobs, seedDemoCatalog, type Billing } from './billing/index.js';
 import { dashboardRoutes, loadDashboardBundle, planPreviewRoutes } from './dashboard/index.js';
-import { createChallenger, createReplayStore, createSessionCache, createThrottle, loginUiRoutes, sessionAuthenticator, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
+import { createChallenger, createReplayStore, createSessionCache, createThrottle, loginUiRoutes, sessionCredentials, type AccountDeps, type Challenger, type Throttle } from './identity/index.js';
 import {
   chainSecretsProviders,
   ConfigError,
@@ -286,17 +286,22 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
     checkPlatformRoutes(routes);
     // AZ-2, MO-2: every denial the pipeline sends is audited in its own transaction, rate-limited per principal.
     const denials = createDenialRecorder({ db, audit, log });
+    // The browser session: `self` routes, and `{ action, resource }` routes called without a token.
+    const sessions = sameOriginSession(sessionCredentials({ db, clock: identityClock, cache: sessionCache }));
     const server = await buildServer({
       config,
       log,
       ...(options.tls ? { tls: options.tls } : {}),
-      authenticate: options.authenticate ?? firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: identityClock, proofClock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), sessionAuthenticator({ db, clock: identityClock, cache: sessionCache })),
+      authenticate:
+        options.authenticate ??
+        firstAuthenticator(tokenAuthenticator({ provider: oidc.provider, db, clock: identityClock, proofClock: systemClock, apiResource: oidc.settings.apiResource, issuer, replay: replayStore, issuerIsConfigured: Boolean(config.http.publicUrl) }), async (request) => (await sessions.authenticate(request, { allowPending: false }))?.principal ?? null),
+      authenticateSession: sessions,
       // Platform resources never reach a tenant's policy set, nor an injected authorizer (DESIGN "Scopes").
       authorize: catalogueAuthorizer({ platform: platformAuthorizer(platform), tenant: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz))) }),
       onDenied: (denial) =>
         denials.record({ tenantId: denial.principal.tenantId, actor: actorOf(denial.principal), action: denial.action, resource: denial.resource, recordId: denial.recordId, route: denial.route, path: denial.path, status: denial.status, reason: denial.reason, context: requestContext(denial.request) }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
-      routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION })],
+      routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION, sessionCookie: SESSION_COOKIE })],
     });
 
     let closing: Promise<void> | undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../src/core/index.js';
 import { dashboardRoutes, loadDashboardBundle } from '../src/dashboard/index.js';
-import { buildServer, type Server } from '../src/http/index.js';
+import { buildServer, denyAll, type Server } from '../src/http/index.js';
 import type { Principal } from '../src/http/index.js';
 import { bearerAuthenticator, testConfig, testRampart } from './support/rampart.js';
 
@@ -31,8 +31,8 @@ describe('dashboard static serving', () => {
     await writeFile(join(dir, 'assets', 'notes.md'), 'not an allowed type');
     await writeFile(join(dir, 'secret.txt'), 'outside the assets directory');
     const log = createCapturingLogger('silent').log;
-    server = await buildServer({ config: testConfig(), log, routes: dashboardRoutes({ bundle: loadDashboardBundle(dir) }) });
-    empty = await buildServer({ config: testConfig(), log, routes: dashboardRoutes({ bundle: loadDashboardBundle(join(dir, 'missing')) }) });
+    server = await buildServer({ config: testConfig(), log, authorize: denyAll, routes: dashboardRoutes({ bundle: loadDashboardBundle(dir) }) });
+    empty = await buildServer({ config: testConfig(), log, authorize: denyAll, routes: dashboardRoutes({ bundle: loadDashboardBundle(join(dir, 'missing')) }) });
   });
   afterAll(async () => {
     await server?.app.close();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Rampart } from '../src/app.js';
 import { createCapturingLogger, RampartError } from '../src/core/index.js';
-import { defineRoute, enforceRouteDeclarations, installProblemHandlers as installProblem, registerRoute, type Principal, type RouteDefinition } from '../src/http/index.js';
+import { defineRoute, enforceRouteDeclarations, installProblemHandlers as installProblem, isPublicAuth, isSelfAuth, registerRoute, type Principal, type RouteDefinition } from '../src/http/index.js';
 import { bearerAuthenticator, testRampart } from './support/rampart.js';
 
 const TENANT = '01900000-0000-7000-8000-000000000001';
@@ -62,23 +62,7 @@ const IDENTITY_PUBLIC = [
   'HEAD /api/v1/identity/challenge',
   'POST /api/v1/identity/:tenant/sign-in',
   'POST /api/v1/identity/:tenant/invitations/accept',
-  'POST /api/v1/identity/totp/enroll',
-  'POST /api/v1/identity/totp/confirm',
-  'POST /api/v1/identity/totp/verify',
-  'POST /api/v1/identity/recovery',
-  'POST /api/v1/identity/passkeys/register/options',
-  'POST /api/v1/identity/passkeys/register/verify',
-  'POST /api/v1/identity/passkeys/authenticate/options',
-  'POST /api/v1/identity/passkeys/authenticate/verify',
-  'POST /api/v1/identity/sign-out',
-  // Identity extras: each checks its own credential (session cookie, assertion, link, setup token) or none by design.
-  'POST /api/v1/identity/step-up/options',
-  'POST /api/v1/identity/step-up/verify',
-  'GET /api/v1/me/passkeys',
-  'HEAD /api/v1/me/passkeys',
-  'PATCH /api/v1/me/passkeys/:id',
-  'DELETE /api/v1/me/passkeys/:id',
-  'DELETE /api/v1/me/totp',
+  // Identity extras: each checks its own credential (assertion, link, setup token) or none by design.
   'POST /api/v1/identity/:tenant/passkeys/sign-in/options',
   'POST /api/v1/identity/:tenant/passkeys/sign-in/verify',
   'POST /api/v1/identity/:tenant/magic-link',
@@ -88,6 +72,28 @@ const IDENTITY_PUBLIC = [
   'GET /dev/outbox',
   'HEAD /dev/outbox',
 ];
+/**
+ * `self` routes: the caller's own browser session, read and validated by the pipeline (never a
+ * bearer token). `pending` ones also take a session that finished only the first factor (ID-4).
+ */
+const SELF_ROUTES: Record<string, true | 'pending'> = {
+  'POST /api/v1/identity/totp/enroll': 'pending',
+  'POST /api/v1/identity/totp/confirm': 'pending',
+  'POST /api/v1/identity/totp/verify': 'pending',
+  'POST /api/v1/identity/recovery': 'pending',
+  'POST /api/v1/identity/passkeys/register/options': 'pending',
+  'POST /api/v1/identity/passkeys/register/verify': 'pending',
+  'POST /api/v1/identity/passkeys/authenticate/options': 'pending',
+  'POST /api/v1/identity/passkeys/authenticate/verify': 'pending',
+  'POST /api/v1/identity/sign-out': 'pending',
+  'POST /api/v1/identity/step-up/options': true,
+  'POST /api/v1/identity/step-up/verify': true,
+  'GET /api/v1/me/passkeys': true,
+  'HEAD /api/v1/me/passkeys': true,
+  'PATCH /api/v1/me/passkeys/:id': true,
+  'DELETE /api/v1/me/passkeys/:id': true,
+  'DELETE /api/v1/me/totp': true,
+};
 /**
  * The OpenID Connect provider's protocol endpoints: each authenticates its caller by the protocol
  * (client authentication, PKCE, the user's session, the token). Mounted raw, documented by
@@ -173,7 +179,7 @@ describe('HTTP edge', () => {
       expect(table.length).toBeGreaterThan(5);
       for (const route of table) {
         const label = `${route.method} ${route.url}`;
-        if ('public' in route.auth) {
+        if (isPublicAuth(route.auth)) {
           expect(REVIEWED_PUBLIC, `unreviewed public route ${label}`).toContain(label);
           continue;
         }
@@ -182,10 +188,60 @@ describe('HTTP edge', () => {
         const anonymous = await inject({ method, url });
         expect(anonymous.statusCode, `${label} anonymous`).toBe(401);
         expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
+        if (isSelfAuth(route.auth)) {
+          expect(SELF_ROUTES[label], `unreviewed self route ${label}`).toBe(route.auth.self);
+          // A bearer token is not the browser session: self routes answer it as anonymous.
+          expect((await inject({ method, url, headers: { authorization: 'Bearer token-user' } })).statusCode, `${label} bearer`).toBe(401);
+          continue;
+        }
         const denied = await inject({ method, url, headers: { authorization: 'Bearer token-denied' } });
         expect(denied.statusCode, `${label} unauthorized`).toBe(403);
         if (route.method !== 'HEAD') expect(denied.json()).toMatchObject({ code: 'forbidden', detail: `not allowed to ${route.auth.action} ${route.auth.resource}` });
       }
+    });
+
+    it('AZ-2 ID-6 no route handler reads the session cookie: public routes never see it, self routes are handed it by the pipeline', async () => {
+      // Anything that reads the cookie by itself: the reader, the raw header, or a helper named for it.
+      const readsCookie = /readSessionCookie|headers\.cookie|headers\[['"]cookie|SESSION_COOKIE|cookieToken/;
+      const declared = rampart.server.routes;
+      expect(declared.filter((r) => isSelfAuth(r.auth)).length).toBeGreaterThan(10);
+      for (const route of declared) {
+        const label = `${String(route.method)} ${route.url} (${isPublicAuth(route.auth) ? 'public' : isSelfAuth(route.auth) ? 'self' : 'action'})`;
+        expect(route.handler.toString(), `${label}: a handler reads the session cookie; declare { self } or { public: true, session: 'optional' }`).not.toMatch(readsCookie);
+      }
+      // Nor through a helper: on the request path only the session authenticator reads the cookie.
+      // (The OIDC provider's own account lookup, src/identity/oidc/provider.ts, runs inside oidc-provider's raw mount.)
+      const { readdir, readFile } = await import('node:fs/promises');
+      const files = (await readdir('src', { recursive: true })).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+      const readers: string[] = [];
+      for (const file of files) if (/readSessionCookie\(|headers\.cookie/.test(await readFile(`src/${file}`, 'utf8'))) readers.push(file.replaceAll('\\', '/'));
+      // logger.ts names the header only to redact it; cookie.ts defines the reader.
+      expect(readers.sort()).toEqual(['core/logger.ts', 'identity/oidc/provider.ts', 'identity/sessions/authenticator.ts', 'identity/sessions/cookie.ts']);
+    });
+
+    it('AZ-2 the handler of a public route gets no principal, even from a caller who sent a valid token', async () => {
+      const seen: unknown[] = [];
+      const app = Fastify();
+      registerRoute(app, { authenticate: async () => principals['token-user']!, authorize: async () => true }, defineRoute({ method: 'GET', url: '/open', auth: { public: true }, handler: async ({ principal }) => void seen.push(principal) }));
+      // A self route needs a session authenticator: refused at start-up without one.
+      expect(() => registerRoute(app, { authenticate: async () => null, authorize: async () => true }, defineRoute({ method: 'GET', url: '/mine', auth: { self: true }, handler: async ({ principal }) => principal.id }))).toThrow(/session authenticator/);
+      expect((await app.inject({ method: 'GET', url: '/open', headers: { authorization: 'Bearer token-user' } })).statusCode).toBe(204);
+      expect(seen).toEqual([null]);
+      defineRoute({
+        method: 'GET',
+        url: '/typed',
+        auth: { public: true },
+        // @ts-expect-error a public route's principal is null: there is nobody to read an id from
+        handler: async ({ principal }) => principal.id,
+      });
+      await app.close();
+    });
+
+    it('AZ-2 a server composed without an authorizer does not start (no allow-by-default fallback)', async () => {
+      const { buildServer } = await import('../src/http/index.js');
+      const { testConfig } = await import('./support/rampart.js');
+      // @ts-expect-error authorize is required
+      await expect(buildServer({ config: testConfig(), log: createCapturingLogger('silent').log, routes: [] })).rejects.toThrow(/authorizer is required/);
     });
 
     it('an authorized caller passes the pipeline; an empty result is 204', async () => {
@@ -322,6 +378,10 @@ describe('HTTP edge', () => {
       expect(validate.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', required: ['name', 'quantity'], additionalProperties: false });
       expect(validate.parameters).toEqual([{ name: 'mode', in: 'query', required: false, schema: { type: 'string', enum: ['a', 'b'] } }]);
       expect(doc.paths['/api/v1/tenant'].get.security).toEqual([{ bearer: [] }]);
+      // The real requirement of a self route: the caller's session cookie, shown as such.
+      expect(doc.paths['/api/v1/me/passkeys'].get).toMatchObject({ 'x-rampart-authz': { self: true }, security: [{ session: [] }] });
+      expect(doc.paths['/api/v1/identity/totp/verify'].post['x-rampart-authz']).toEqual({ self: 'pending' });
+      expect(doc.components.securitySchemes.session).toEqual({ type: 'apiKey', in: 'cookie', name: '__Host-rampart_session' });
     });
   });
 

@@ -38,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => walk?.close());
 
-const platformRoutes = () => walk.server.routeTable.filter((r) => !('public' in r.auth) && r.method !== 'HEAD' && resourceScope(r.auth.resource) === 'platform') as Array<{ method: string; url: string; auth: { resource: string; action: string } }>;
+const platformRoutes = () => walk.server.routeTable.filter((r) => 'action' in r.auth && r.method !== 'HEAD' && resourceScope(r.auth.resource) === 'platform') as Array<{ method: string; url: string; auth: { resource: string; action: string } }>;
 
 describe('DE-2 no tenant principal reaches a platform resource', () => {
   it('the catalogue marks the shared resources platform, and routes use them', () => {

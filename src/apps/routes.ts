@@ -93,9 +93,9 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       auth: { action: 'read', resource: 'tenant' },
       summary: 'Installed apps with their dashboard metadata, limited to resources the caller may list',
       handler: async ({ principal }) => {
-        const set = await authz.policySet(principal!.tenantId);
-        const who = toAuthzPrincipal(principal!);
-        const items = (await apps.installed(principal!.tenantId)).map((installed) => {
+        const set = await authz.policySet(principal.tenantId);
+        const who = toAuthzPrincipal(principal);
+        const items = (await apps.installed(principal.tenantId)).map((installed) => {
           const ui = compileApp(installed.spec).ui;
           const resources = ui.resources.filter((r) => constraintFor(set, { principal: who, action: 'list', resourceType: `${installed.app}__${r.name}` }).kind !== 'none');
           return { app: installed.app, version: installed.version, specHash: installed.specHash, title: ui.title, resources };
@@ -110,7 +110,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'An installed app: its spec and what was compiled from it (Cedar, OpenAPI, UI metadata)',
       params: z.strictObject({ app: identifier }),
       handler: async ({ principal, params }) => {
-        const installed = await apps.installedApp(principal!.tenantId, params.app);
+        const installed = await apps.installedApp(principal.tenantId, params.app);
         if (!installed) throw new RampartError('not_found', { detail: `no app "${params.app}"` });
         const compiled = compileApp(installed.spec);
         return { app: installed.app, version: installed.version, specHash: installed.specHash, planId: installed.planId, spec: installed.spec, cedar: compiled.cedar, openapi: compiled.openapi, ui: compiled.ui };
@@ -122,7 +122,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       auth: { action: 'list', resource: 'app_spec' },
       summary: 'Migration plans of the tenant’s apps, newest first',
       query: z.strictObject({ app: identifier.optional(), limit: z.coerce.number().int().min(1).max(200).optional() }),
-      handler: async ({ principal, query }) => ({ items: await apps.listPlans(principal!.tenantId, { ...(query.app ? { app: query.app } : {}), ...(query.limit ? { limit: query.limit } : {}) }) }),
+      handler: async ({ principal, query }) => ({ items: await apps.listPlans(principal.tenantId, { ...(query.app ? { app: query.app } : {}), ...(query.limit ? { limit: query.limit } : {}) }) }),
     }),
     defineRoute({
       method: 'GET',
@@ -130,7 +130,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       auth: { action: 'read', resource: 'app_spec' },
       summary: 'One plan: steps, generated SQL, hashes, approval',
       params: planId,
-      handler: async ({ principal, params }) => apps.getPlan(principal!.tenantId, params.id),
+      handler: async ({ principal, params }) => apps.getPlan(principal.tenantId, params.id),
     }),
     defineRoute({
       method: 'POST',
@@ -139,7 +139,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'Lint a spec and store its migration plan; development applies it at once (destructive steps need confirmDestructive)',
       body: z.strictObject({ spec: z.unknown(), justification, confirmDestructive: z.boolean().optional() }),
       handler: async ({ principal, body, request, reply }) => {
-        const caller = { tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), context: requestContext(request) };
+        const caller = { tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), context: requestContext(request) };
         const plan = await apps.plan({ ...caller, spec: body.spec, justification: body.justification });
         reply.code(201);
         if (apps.requireApproval || plan.requiresApproval || (plan.destructive && body.confirmDestructive !== true)) return plan;
@@ -153,7 +153,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'Approve a pending plan (a second admin, not its author)',
       params: planId,
       body: z.strictObject({ justification }),
-      handler: async ({ principal, params, body, request }) => apps.approve({ tenantId: principal!.tenantId, actor: actorOf(principal!), planId: params.id, justification: body.justification, context: requestContext(request) }),
+      handler: async ({ principal, params, body, request }) => apps.approve({ tenantId: principal.tenantId, actor: actorOf(principal), planId: params.id, justification: body.justification, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',
@@ -163,7 +163,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       params: planId,
       body: z.strictObject({ justification, confirmDestructive: z.boolean().optional() }),
       handler: async ({ principal, params, body, request }) =>
-        apps.apply({ tenantId: principal!.tenantId, actor: actorOf(principal!), planId: params.id, confirmDestructive: body.confirmDestructive === true, justification: body.justification, context: requestContext(request) }),
+        apps.apply({ tenantId: principal.tenantId, actor: actorOf(principal), planId: params.id, confirmDestructive: body.confirmDestructive === true, justification: body.justification, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'GET',
@@ -172,7 +172,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'List records (typed filters ?field=value or ?field[op]=value, sort, cursor, limit <= 200)',
       params: dataParams,
       query: anyQuery,
-      handler: async ({ principal, params, query, request }) => listRecords(data, await callFor(principal!, params, request), query),
+      handler: async ({ principal, params, query, request }) => listRecords(data, await callFor(principal, params, request), query),
     }),
     defineRoute({
       method: 'GET',
@@ -182,7 +182,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       params: dataParams,
       query: anyQuery,
       handler: async ({ principal, params, query, request, reply }) => {
-        const result = await exportRecords(data, await callFor(principal!, params, request), query);
+        const result = await exportRecords(data, await callFor(principal, params, request), query);
         reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${params.app}-${params.resource}.csv"`);
         return reply.send(result.csv);
       },
@@ -195,7 +195,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       params: dataParams,
       body: z.unknown(),
       handler: async ({ principal, params, body, request, reply }) => {
-        const record = await createRecord(data, await callFor(principal!, params, request), body);
+        const record = await createRecord(data, await callFor(principal, params, request), body);
         reply.code(201);
         return record;
       },
@@ -206,7 +206,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       auth: { action: 'read', resource: APP_RECORD },
       summary: 'Read a record (fields masked by data class)',
       params: recordParams,
-      handler: async ({ principal, params, request }) => readRecord(data, await callFor(principal!, params, request), params.id),
+      handler: async ({ principal, params, request }) => readRecord(data, await callFor(principal, params, request), params.id),
     }),
     defineRoute({
       method: 'PATCH',
@@ -215,7 +215,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'Update some fields of a record',
       params: recordParams,
       body: z.unknown(),
-      handler: async ({ principal, params, body, request }) => updateRecord(data, await callFor(principal!, params, request), params.id, body),
+      handler: async ({ principal, params, body, request }) => updateRecord(data, await callFor(principal, params, request), params.id, body),
     }),
     defineRoute({
       method: 'DELETE',
@@ -224,7 +224,7 @@ export function appsRoutes({ apps, authz, data, publicLimiter = createPublicLimi
       summary: 'Delete a record',
       params: recordParams,
       handler: async ({ principal, params, request }) => {
-        await deleteRecord(data, await callFor(principal!, params, request), params.id);
+        await deleteRecord(data, await callFor(principal, params, request), params.id);
       },
     }),
   ];

@@ -28,7 +28,7 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       summary: 'Audit events of the caller’s tenant, newest first, filtered',
       query: listQuery,
       handler: async ({ principal, query }) => {
-        const caller = principal!;
+        const caller = principal;
         const items = await withCaller(
           db,
           caller,
@@ -56,7 +56,7 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       summary: 'One audit event with its before/after diff',
       params: z.strictObject({ id: z.uuid() }),
       handler: async ({ principal, params }) => {
-        const event = await withCaller(db, principal!, (trx) => trx.selectFrom('audit_events').selectAll().where('id', '=', params.id).executeTakeFirst(), { readOnly: true });
+        const event = await withCaller(db, principal, (trx) => trx.selectFrom('audit_events').selectAll().where('id', '=', params.id).executeTakeFirst(), { readOnly: true });
         if (!event) throw new RampartError('not_found', { detail: 'no such audit event' });
         return event;
       },
@@ -67,8 +67,8 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       auth: { action: 'verify', resource: 'audit_event' },
       summary: 'Verify the caller’s tenant chain and its signed checkpoints',
       handler: async ({ principal }) => {
-        const report = await verifyAuditLog({ db, verifier, chains: [principal!.tenantId] });
-        return report.chains[0] ?? { chain: principal!.tenantId, events: 0, checkpoints: 0, lastCheckpointSeq: null, problem: null };
+        const report = await verifyAuditLog({ db, verifier, chains: [principal.tenantId] });
+        return report.chains[0] ?? { chain: principal.tenantId, events: 0, checkpoints: 0, lastCheckpointSeq: null, problem: null };
       },
     }),
     defineRoute({
@@ -78,7 +78,7 @@ export function auditRoutes({ db, verifier }: { db: Database; verifier: Checkpoi
       summary: 'Alerts raised in the caller’s tenant, newest first',
       query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
       handler: async ({ principal, query }) => ({
-        items: await withCaller(db, principal!, (trx) => trx.selectFrom('alerts').selectAll().orderBy('seq', 'desc').limit(query.limit).execute(), { readOnly: true }),
+        items: await withCaller(db, principal, (trx) => trx.selectFrom('alerts').selectAll().orderBy('seq', 'desc').limit(query.limit).execute(), { readOnly: true }),
       }),
     }),
   ];

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import { isUuid, RampartError, requireJustification, systemClock, type Clock } from '../core/index.js';
 import { unsafeAsSystem, type Actor, type Database } from '../db/index.js';
-import { defineRoute, type Authorizer, type Principal, type RouteDefinition } from '../http/index.js';
+import { defineRoute, isActionAuth, type Authorizer, type Principal, type RouteDefinition } from '../http/index.js';
 import { resourceScope } from './builtin.js';
 
 /**
@@ -129,7 +129,7 @@ const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 export function checkPlatformRoutes(routes: readonly RouteDefinition[]): void {
   for (const route of routes) {
-    if ('public' in route.auth || resourceScope(route.auth.resource) !== 'platform') continue;
+    if (!isActionAuth(route.auth) || resourceScope(route.auth.resource) !== 'platform') continue;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (methods.some((m) => MUTATIONS.has(m)) && !(route.auth.fresh?.factor === 'webauthn' && route.auth.justify)) {
       throw new Error(`route ${methods.join(',')} ${route.url} changes the platform resource "${route.auth.resource}" and must declare justify and a fresh passkey step-up`);

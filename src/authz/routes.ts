@@ -58,7 +58,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       auth: { action: 'read', resource: 'matrix' },
       summary: 'The role-permission matrix of the caller’s tenant',
       handler: async ({ principal }) => {
-        const data = await authz.data(principal!.tenantId);
+        const data = await authz.data(principal.tenantId);
         return {
           roles: data.roles,
           resources: [...authz.resources, ...(data.resources ?? [])].map((r) => ({ name: r.name, actions: r.actions, attributes: Object.keys(r.attributes ?? {}) })),
@@ -75,14 +75,14 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       params: z.strictObject({ role: name, resource: name }),
       body: z.strictObject({ actions: z.array(name).max(64), justification }),
       handler: async ({ principal, params, body, request, reply }) =>
-        pendingIs202(reply, await authz.setGrants({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), role: params.role, resource: params.resource, actions: body.actions, justification: body.justification, context: requestContext(request) })),
+        pendingIs202(reply, await authz.setGrants({ tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), role: params.role, resource: params.resource, actions: body.actions, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/authz/policies',
       auth: { action: 'list', resource: 'authz_policy' },
       summary: 'Tenant-written Cedar policies',
-      handler: async ({ principal }) => ({ items: (await authz.data(principal!.tenantId)).policies }),
+      handler: async ({ principal }) => ({ items: (await authz.data(principal.tenantId)).policies }),
     }),
     defineRoute({
       method: 'PUT',
@@ -92,7 +92,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       params: z.strictObject({ id: name }),
       body: z.strictObject({ cedar: z.string().min(1).max(20_000), description: z.string().max(500).optional(), justification }),
       handler: async ({ principal, params, body, request, reply }) =>
-        pendingIs202(reply, await authz.putPolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), id: params.id, cedar: body.cedar, ...(body.description ? { description: body.description } : {}), justification: body.justification, context: requestContext(request) })),
+        pendingIs202(reply, await authz.putPolicy({ tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), id: params.id, cedar: body.cedar, ...(body.description ? { description: body.description } : {}), justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'DELETE',
@@ -102,7 +102,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request, reply }) =>
-        pendingIs202(reply, await authz.deletePolicy({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), id: params.id, justification: body.justification, context: requestContext(request) })),
+        pendingIs202(reply, await authz.deletePolicy({ tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), id: params.id, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'PUT',
@@ -112,7 +112,7 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       params: z.strictObject({ id: name }),
       body: z.strictObject({ rule: z.record(z.string(), z.unknown()), justification }),
       handler: async ({ principal, params, body, request, reply }) =>
-        pendingIs202(reply, await authz.putRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), rule: { ...body.rule, id: params.id } as never, justification: body.justification, context: requestContext(request) })),
+        pendingIs202(reply, await authz.putRule({ tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), rule: { ...body.rule, id: params.id } as never, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'DELETE',
@@ -122,14 +122,14 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       params: z.strictObject({ id: name }),
       body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request, reply }) =>
-        pendingIs202(reply, await authz.deleteRule({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), id: params.id, justification: body.justification, context: requestContext(request) })),
+        pendingIs202(reply, await authz.deleteRule({ tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), id: params.id, justification: body.justification, context: requestContext(request) })),
     }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/authz/changes/pending',
       auth: { action: 'read', resource: 'matrix' },
       summary: 'Changes that grant an owner-only permission and wait for a second admin',
-      handler: async ({ principal }) => ({ items: await authz.pendingChanges(principal!.tenantId) }),
+      handler: async ({ principal }) => ({ items: await authz.pendingChanges(principal.tenantId) }),
     }),
     defineRoute({
       method: 'POST',
@@ -139,14 +139,14 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       params: z.strictObject({ id: z.uuid() }),
       body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request }) =>
-        authz.approveChange({ tenantId: principal!.tenantId, actor: actorOf(principal!), author: toAuthzPrincipal(principal!), changeId: params.id, justification: body.justification, context: requestContext(request) }),
+        authz.approveChange({ tenantId: principal.tenantId, actor: actorOf(principal), author: toAuthzPrincipal(principal), changeId: params.id, justification: body.justification, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/authz/drift',
       auth: { action: 'run', resource: 'drift' },
       summary: 'Snapshot the effective permissions now and report unexplained changes',
-      handler: async ({ principal }) => runDrift({ db, audit, tenantId: principal!.tenantId }),
+      handler: async ({ principal }) => runDrift({ db, audit, tenantId: principal.tenantId }),
     }),
   ];
 }

@@ -55,7 +55,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
 
   const routes: RouteDefinition[] = [
     // Catalog
-    defineRoute({ method: 'GET', url: '/api/v1/billing/products', auth: { action: 'list', resource: 'billing_catalog' }, summary: 'Products', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_products', principal!, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/products', auth: { action: 'list', resource: 'billing_catalog' }, summary: 'Products', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_products', principal, query.limit) }) }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/products',
@@ -64,7 +64,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       body: s.productBody,
       handler: async ({ principal, request, reply, body }) => {
         reply.code(201);
-        return tx(principal!, (trx) => createProduct(trx, deps, contextOf(principal!, request), body));
+        return tx(principal, (trx) => createProduct(trx, deps, contextOf(principal, request), body));
       },
     }),
     defineRoute({
@@ -73,7 +73,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       auth: { action: 'list', resource: 'billing_catalog' },
       summary: 'Prices',
       query: s.listQuery,
-      handler: async ({ principal, query }) => ({ items: (await tx(principal!, (trx) => billingTables(trx).selectFrom('billing_prices').selectAll().orderBy('created_at', 'desc').limit(query.limit).execute(), true)).map(priceView) }),
+      handler: async ({ principal, query }) => ({ items: (await tx(principal, (trx) => billingTables(trx).selectFrom('billing_prices').selectAll().orderBy('created_at', 'desc').limit(query.limit).execute(), true)).map(priceView) }),
     }),
     defineRoute({
       method: 'POST',
@@ -83,8 +83,8 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       body: s.priceBody,
       handler: async ({ principal, request, reply, body }) => {
         reply.code(201);
-        const price = await tx(principal!, (trx) =>
-          createPrice(trx, deps, contextOf(principal!, request), {
+        const price = await tx(principal, (trx) =>
+          createPrice(trx, deps, contextOf(principal, request), {
             productId: body.product_id,
             currency: body.currency,
             type: body.type,
@@ -98,7 +98,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
         return priceView(price);
       },
     }),
-    defineRoute({ method: 'GET', url: '/api/v1/billing/coupons', auth: { action: 'list', resource: 'billing_coupon' }, summary: 'Coupons', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_coupons', principal!, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/coupons', auth: { action: 'list', resource: 'billing_coupon' }, summary: 'Coupons', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_coupons', principal, query.limit) }) }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/coupons',
@@ -107,8 +107,8 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       body: s.couponBody,
       handler: async ({ principal, request, reply, body }) => {
         reply.code(201);
-        return tx(principal!, (trx) =>
-          createCoupon(trx, deps, contextOf(principal!, request), {
+        return tx(principal, (trx) =>
+          createCoupon(trx, deps, contextOf(principal, request), {
             code: body.code,
             ...(body.percent_off !== undefined ? { percentOffBasisPoints: s.basisPoints(body.percent_off) } : {}),
             ...(body.amount_off !== undefined ? { amountOff: body.amount_off, currency: body.currency! } : {}),
@@ -126,7 +126,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       auth: { action: 'list', resource: 'billing_customer' },
       summary: 'Customers',
       query: s.listQuery,
-      handler: async ({ principal, query }) => ({ items: (await tx(principal!, (trx) => billingTables(trx).selectFrom('billing_customers').selectAll().orderBy('created_at', 'desc').limit(query.limit).execute(), true)).map(customerView) }),
+      handler: async ({ principal, query }) => ({ items: (await tx(principal, (trx) => billingTables(trx).selectFrom('billing_customers').selectAll().orderBy('created_at', 'desc').limit(query.limit).execute(), true)).map(customerView) }),
     }),
     defineRoute({
       method: 'POST',
@@ -136,13 +136,13 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       body: s.customerBody,
       handler: async ({ principal, request, reply, body }) => {
         reply.code(201);
-        const customer = await tx(principal!, (trx) =>
-          createCustomer(trx, deps, contextOf(principal!, request), { name: body.name, email: body.email ?? null, ...(body.address ? { address: body.address as Record<string, string> } : {}), country: body.country, isBusiness: body.is_business, taxId: body.tax_id ?? null, taxExempt: body.tax_exempt }),
+        const customer = await tx(principal, (trx) =>
+          createCustomer(trx, deps, contextOf(principal, request), { name: body.name, email: body.email ?? null, ...(body.address ? { address: body.address as Record<string, string> } : {}), country: body.country, isBusiness: body.is_business, taxId: body.tax_id ?? null, taxExempt: body.tax_exempt }),
         );
         return customerView(customer);
       },
     }),
-    defineRoute({ method: 'GET', url: '/api/v1/billing/customers/:id', auth: { action: 'read', resource: 'billing_customer' }, summary: 'One customer', params: s.idParams, handler: async ({ principal, params }) => customerView(await tx(principal!, (trx) => loadCustomer(billingTables(trx), params.id), true)) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/customers/:id', auth: { action: 'read', resource: 'billing_customer' }, summary: 'One customer', params: s.idParams, handler: async ({ principal, params }) => customerView(await tx(principal, (trx) => loadCustomer(billingTables(trx), params.id), true)) }),
     defineRoute({
       method: 'PATCH',
       url: '/api/v1/billing/customers/:id',
@@ -152,8 +152,8 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       body: s.customerPatch,
       handler: async ({ principal, request, params, body }) =>
         customerView(
-          await tx(principal!, (trx) =>
-            updateCustomer(trx, deps, contextOf(principal!, request), params.id, {
+          await tx(principal, (trx) =>
+            updateCustomer(trx, deps, contextOf(principal, request), params.id, {
               ...(body.name !== undefined ? { name: body.name } : {}),
               ...(body.email !== undefined ? { email: body.email } : {}),
               ...(body.address !== undefined ? { address: body.address as Record<string, string> } : {}),
@@ -172,7 +172,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Attach a payment-method token from the PSP’s hosted fields (never card data)',
       params: s.idParams,
       body: s.paymentMethodBody,
-      handler: async ({ principal, request, params, body }) => customerView(await tx(principal!, (trx) => setPaymentMethod(trx, deps, contextOf(principal!, request), params.id, body.token))),
+      handler: async ({ principal, request, params, body }) => customerView(await tx(principal, (trx) => setPaymentMethod(trx, deps, contextOf(principal, request), params.id, body.token))),
     }),
     defineRoute({
       method: 'POST',
@@ -182,14 +182,14 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       params: s.idParams,
       body: s.setupSessionBody,
       handler: async ({ principal, params, body }) => {
-        await tx(principal!, (trx) => loadCustomer(billingTables(trx), params.id), true);
-        const session = await deps.psp.createSetupSession({ metadata: { rampart_tenant: principal!.tenantId, rampart_customer: params.id }, ...(body.return_url ? { returnUrl: body.return_url } : {}) });
+        await tx(principal, (trx) => loadCustomer(billingTables(trx), params.id), true);
+        const session = await deps.psp.createSetupSession({ metadata: { rampart_tenant: principal.tenantId, rampart_customer: params.id }, ...(body.return_url ? { returnUrl: body.return_url } : {}) });
         return { id: session.id, url: session.url, provider: deps.psp.name };
       },
     }),
 
     // Subscriptions
-    defineRoute({ method: 'GET', url: '/api/v1/billing/subscriptions', auth: { action: 'list', resource: 'billing_subscription' }, summary: 'Subscriptions', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_subscriptions', principal!, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/subscriptions', auth: { action: 'list', resource: 'billing_subscription' }, summary: 'Subscriptions', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_subscriptions', principal, query.limit) }) }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/billing/subscriptions/:id',
@@ -198,7 +198,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       params: s.idParams,
       handler: async ({ principal, params }) =>
         tx(
-          principal!,
+          principal,
           async (trx) => {
             const b = billingTables(trx);
             const subscription = await b.selectFrom('billing_subscriptions').selectAll().where('id', '=', params.id).executeTakeFirst();
@@ -219,10 +219,10 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
         once(
           request,
           reply,
-          principal!,
+          principal,
           'subscription.create',
           async (trx) => {
-            const result = await createSubscription(trx, deps, contextOf(principal!, request), { customerId: body.customer_id, priceId: body.price_id, quantity: body.quantity, trialDays: body.trial_days, couponCode: body.coupon ?? null, expectedAmount: body.expected_amount ?? null });
+            const result = await createSubscription(trx, deps, contextOf(principal, request), { customerId: body.customer_id, priceId: body.price_id, quantity: body.quantity, trialDays: body.trial_days, couponCode: body.coupon ?? null, expectedAmount: body.expected_amount ?? null });
             return { subscription: result.subscription, invoice: result.invoice, payment: result.payment };
           },
           201,
@@ -236,7 +236,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       params: s.idParams,
       body: s.changeBody,
       handler: async ({ principal, request, params, body }) =>
-        tx(principal!, (trx) => previewChange(trx, deps, contextOf(principal!, request), params.id, { ...(body.price_id ? { priceId: body.price_id } : {}), ...(body.quantity !== undefined ? { quantity: body.quantity } : {}) }), true),
+        tx(principal, (trx) => previewChange(trx, deps, contextOf(principal, request), params.id, { ...(body.price_id ? { priceId: body.price_id } : {}), ...(body.quantity !== undefined ? { quantity: body.quantity } : {}) }), true),
     }),
     defineRoute({
       method: 'POST',
@@ -246,8 +246,8 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       params: s.idParams,
       body: s.changeBody,
       handler: async ({ principal, request, reply, params, body }) =>
-        once(request, reply, principal!, `subscription.change:${params.id}`, (trx) =>
-          changeSubscription(trx, deps, contextOf(principal!, request), params.id, { ...(body.price_id ? { priceId: body.price_id } : {}), ...(body.quantity !== undefined ? { quantity: body.quantity } : {}), expectedAmount: body.expected_amount ?? null }),
+        once(request, reply, principal, `subscription.change:${params.id}`, (trx) =>
+          changeSubscription(trx, deps, contextOf(principal, request), params.id, { ...(body.price_id ? { priceId: body.price_id } : {}), ...(body.quantity !== undefined ? { quantity: body.quantity } : {}), expectedAmount: body.expected_amount ?? null }),
         ),
     }),
     defineRoute({
@@ -257,16 +257,16 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Cancel at period end, or now with a credit for the unused time',
       params: s.idParams,
       body: s.cancelBody,
-      handler: async ({ principal, request, params, body }) => tx(principal!, (trx) => cancelSubscription(trx, deps, contextOf(principal!, request), params.id, { atPeriodEnd: body.at_period_end })),
+      handler: async ({ principal, request, params, body }) => tx(principal, (trx) => cancelSubscription(trx, deps, contextOf(principal, request), params.id, { atPeriodEnd: body.at_period_end })),
     }),
-    defineRoute({ method: 'POST', url: '/api/v1/billing/subscriptions/:id/pause', auth: { action: 'update', resource: 'billing_subscription' }, summary: 'Pause', params: s.idParams, handler: async ({ principal, request, params }) => tx(principal!, (trx) => pauseSubscription(trx, deps, contextOf(principal!, request), params.id)) }),
+    defineRoute({ method: 'POST', url: '/api/v1/billing/subscriptions/:id/pause', auth: { action: 'update', resource: 'billing_subscription' }, summary: 'Pause', params: s.idParams, handler: async ({ principal, request, params }) => tx(principal, (trx) => pauseSubscription(trx, deps, contextOf(principal, request), params.id)) }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/subscriptions/:id/resume',
       auth: { action: 'update', resource: 'billing_subscription' },
       summary: 'Resume a paused subscription: a new period, invoiced now (Idempotency-Key required)',
       params: s.idParams,
-      handler: async ({ principal, request, reply, params }) => once(request, reply, principal!, `subscription.resume:${params.id}`, (trx) => resumeSubscription(trx, deps, contextOf(principal!, request), params.id)),
+      handler: async ({ principal, request, reply, params }) => once(request, reply, principal, `subscription.resume:${params.id}`, (trx) => resumeSubscription(trx, deps, contextOf(principal, request), params.id)),
     }),
     defineRoute({
       method: 'POST',
@@ -274,19 +274,19 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       auth: { action: 'create', resource: 'billing_usage' },
       summary: 'Record a metered usage event; the event id makes ingestion idempotent',
       body: s.usageBody,
-      handler: async ({ principal, body }) => tx(principal!, (trx) => ingestUsage(trx, deps, principal!.tenantId, { subscriptionId: body.subscription_id, eventId: body.event_id, quantity: body.quantity, occurredAt: body.occurred_at ? new Date(body.occurred_at) : deps.clock.now() })),
+      handler: async ({ principal, body }) => tx(principal, (trx) => ingestUsage(trx, deps, principal.tenantId, { subscriptionId: body.subscription_id, eventId: body.event_id, quantity: body.quantity, occurredAt: body.occurred_at ? new Date(body.occurred_at) : deps.clock.now() })),
     }),
 
     // Invoices
-    defineRoute({ method: 'GET', url: '/api/v1/billing/invoices', auth: { action: 'list', resource: 'billing_invoice' }, summary: 'Invoices', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_invoices', principal!, query.limit) }) }),
-    defineRoute({ method: 'GET', url: '/api/v1/billing/invoices/:id', auth: { action: 'read', resource: 'billing_invoice' }, summary: 'One invoice with lines, payments and credit notes', params: s.idParams, handler: async ({ principal, params }) => tx(principal!, (trx) => invoiceView(trx, params.id), true) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/invoices', auth: { action: 'list', resource: 'billing_invoice' }, summary: 'Invoices', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_invoices', principal, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/invoices/:id', auth: { action: 'read', resource: 'billing_invoice' }, summary: 'One invoice with lines, payments and credit notes', params: s.idParams, handler: async ({ principal, params }) => tx(principal, (trx) => invoiceView(trx, params.id), true) }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/invoices',
       auth: { action: 'create', resource: 'billing_invoice' },
       summary: 'A one-off draft invoice priced from the catalog (Idempotency-Key required)',
       body: s.oneOffInvoiceBody,
-      handler: async ({ principal, request, reply, body }) => once(request, reply, principal!, 'invoice.create', (trx) => createOneOffInvoice(trx, deps, contextOf(principal!, request), { customerId: body.customer_id, lines: body.lines.map((l) => ({ priceId: l.price_id, quantity: l.quantity })) }), 201),
+      handler: async ({ principal, request, reply, body }) => once(request, reply, principal, 'invoice.create', (trx) => createOneOffInvoice(trx, deps, contextOf(principal, request), { customerId: body.customer_id, lines: body.lines.map((l) => ({ priceId: l.price_id, quantity: l.quantity })) }), 201),
     }),
     defineRoute({
       method: 'POST',
@@ -294,7 +294,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       auth: { action: 'finalize', resource: 'billing_invoice' },
       summary: 'Finalize a draft: gapless number, frozen from now on',
       params: s.idParams,
-      handler: async ({ principal, request, params }) => tx(principal!, (trx) => finalizeInvoice(trx, deps, contextOf(principal!, request), params.id)),
+      handler: async ({ principal, request, params }) => tx(principal, (trx) => finalizeInvoice(trx, deps, contextOf(principal, request), params.id)),
     }),
     defineRoute({
       method: 'POST',
@@ -304,13 +304,13 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       params: s.idParams,
       body: s.payBody,
       handler: async ({ principal, request, reply, params, body }) =>
-        once(request, reply, principal!, `invoice.pay:${params.id}`, async (trx) => {
+        once(request, reply, principal, `invoice.pay:${params.id}`, async (trx) => {
           const invoice = await billingTables(trx).selectFrom('billing_invoices').selectAll().where('id', '=', params.id).forUpdate().executeTakeFirst();
           if (!invoice) throw new RampartError('not_found', { detail: 'no such invoice' });
           if (invoice.status !== 'open') throw new RampartError('conflict', { detail: `the invoice is ${invoice.status}`, extensions: { reason: 'invoice_not_open' } });
           const remaining = BigInt(invoice.amount_due) - BigInt(invoice.amount_paid);
           if (body.amount !== undefined && body.amount !== remaining) throw new RampartError('conflict', { detail: 'the amount does not match the amount due', extensions: { reason: 'amount_mismatch', computed_amount: remaining.toString() } });
-          const payment = await collectInvoice(trx, deps, contextOf(principal!, request), invoice, `manual:${invoice.id}:${uuidv7()}`);
+          const payment = await collectInvoice(trx, deps, contextOf(principal, request), invoice, `manual:${invoice.id}:${uuidv7()}`);
           return { payment, invoice: await billingTables(trx).selectFrom('billing_invoices').selectAll().where('id', '=', invoice.id).executeTakeFirstOrThrow() };
         }),
     }),
@@ -321,7 +321,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Void an unpaid open invoice',
       params: s.idParams,
       body: s.justifiedBody,
-      handler: async ({ principal, request, params, body }) => tx(principal!, (trx) => voidInvoice(trx, deps, contextOf(principal!, request), params.id, body.justification)),
+      handler: async ({ principal, request, params, body }) => tx(principal, (trx) => voidInvoice(trx, deps, contextOf(principal, request), params.id, body.justification)),
     }),
     defineRoute({
       method: 'POST',
@@ -330,12 +330,12 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Issue a credit note (full or partial); the invoice itself never changes (Idempotency-Key required)',
       params: s.idParams,
       body: s.creditNoteBody,
-      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal!, `invoice.credit:${params.id}`, (trx) => createCreditNote(trx, deps, contextOf(principal!, request), { invoiceId: params.id, amount: body.amount ?? null, reason: body.justification }), 201),
+      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal, `invoice.credit:${params.id}`, (trx) => createCreditNote(trx, deps, contextOf(principal, request), { invoiceId: params.id, amount: body.amount ?? null, reason: body.justification }), 201),
     }),
-    defineRoute({ method: 'GET', url: '/api/v1/billing/credit-notes', auth: { action: 'list', resource: 'billing_invoice' }, summary: 'Credit notes', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_credit_notes', principal!, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/credit-notes', auth: { action: 'list', resource: 'billing_invoice' }, summary: 'Credit notes', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_credit_notes', principal, query.limit) }) }),
 
     // Payments and refunds
-    defineRoute({ method: 'GET', url: '/api/v1/billing/payments', auth: { action: 'list', resource: 'billing_payment' }, summary: 'Payments', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_payments', principal!, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/payments', auth: { action: 'list', resource: 'billing_payment' }, summary: 'Payments', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_payments', principal, query.limit) }) }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/payments/:id/refunds',
@@ -343,11 +343,11 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Refund all or part of a captured payment; step-up and justification required (Idempotency-Key required)',
       params: s.idParams,
       body: s.refundBody,
-      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal!, `payment.refund:${params.id}`, (trx) => refundPayment(trx, deps, contextOf(principal!, request), { paymentId: params.id, amount: body.amount ?? null, justification: body.justification }), 201),
+      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal, `payment.refund:${params.id}`, (trx) => refundPayment(trx, deps, contextOf(principal, request), { paymentId: params.id, amount: body.amount ?? null, justification: body.justification }), 201),
     }),
 
     // Credits and write-offs (two people)
-    defineRoute({ method: 'GET', url: '/api/v1/billing/credits', auth: { action: 'list', resource: 'billing_credit' }, summary: 'Credit and write-off requests', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_credit_requests', principal!, query.limit) }) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/credits', auth: { action: 'list', resource: 'billing_credit' }, summary: 'Credit and write-off requests', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_credit_requests', principal, query.limit) }) }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/credits',
@@ -358,10 +358,10 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
         once(
           request,
           reply,
-          principal!,
+          principal,
           'credit.request',
           (trx) =>
-            requestCredit(trx, deps, contextOf(principal!, request), {
+            requestCredit(trx, deps, contextOf(principal, request), {
               kind: body.kind,
               ...(body.customer_id ? { customerId: body.customer_id } : {}),
               ...(body.invoice_id ? { invoiceId: body.invoice_id } : {}),
@@ -379,7 +379,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Approve and apply a credit or write-off (never by its requester)',
       params: s.idParams,
       body: s.justifiedBody,
-      handler: async ({ principal, request, params, body }) => tx(principal!, (trx) => decideCredit(trx, deps, contextOf(principal!, request), { id: params.id, approve: true, justification: body.justification })),
+      handler: async ({ principal, request, params, body }) => tx(principal, (trx) => decideCredit(trx, deps, contextOf(principal, request), { id: params.id, approve: true, justification: body.justification })),
     }),
     defineRoute({
       method: 'POST',
@@ -388,18 +388,18 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       summary: 'Reject a credit or write-off request',
       params: s.idParams,
       body: s.justifiedBody,
-      handler: async ({ principal, request, params, body }) => tx(principal!, (trx) => decideCredit(trx, deps, contextOf(principal!, request), { id: params.id, approve: false, justification: body.justification })),
+      handler: async ({ principal, request, params, body }) => tx(principal, (trx) => decideCredit(trx, deps, contextOf(principal, request), { id: params.id, approve: false, justification: body.justification })),
     }),
 
     // Settings
-    defineRoute({ method: 'GET', url: '/api/v1/billing/settings', auth: { action: 'read', resource: 'billing_settings' }, summary: 'Seller, tax, discount-cap and dunning settings', handler: async ({ principal }) => tx(principal!, (trx) => getSettings(billingTables(trx), principal!.tenantId), true) }),
+    defineRoute({ method: 'GET', url: '/api/v1/billing/settings', auth: { action: 'read', resource: 'billing_settings' }, summary: 'Seller, tax, discount-cap and dunning settings', handler: async ({ principal }) => tx(principal, (trx) => getSettings(billingTables(trx), principal.tenantId), true) }),
     defineRoute({
       method: 'PUT',
       url: '/api/v1/billing/settings',
       auth: { action: 'update', resource: 'billing_settings', justify: true },
       summary: 'Update billing settings; bank-detail edits raise an alert (MO-2)',
       body: s.settingsBody,
-      handler: async ({ principal, request, body }) => tx(principal!, (trx) => updateSettings(trx, deps, contextOf(principal!, request), body)),
+      handler: async ({ principal, request, body }) => tx(principal, (trx) => updateSettings(trx, deps, contextOf(principal, request), body)),
     }),
   ];
   return routes.map(panGuarded);

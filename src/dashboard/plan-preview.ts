@@ -34,7 +34,7 @@ export function planPreviewRoutes({ apps }: { apps: Apps }): RouteDefinition[] {
       summary: 'Lint an edited app spec and preview its migration steps against the installed version (stores nothing)',
       body: z.strictObject({ spec: z.unknown(), justification: z.string().max(2000) }),
       handler: async ({ principal, body }): Promise<PlanPreview> => {
-        const tenantId = principal!.tenantId;
+        const tenantId = principal.tenantId;
         const requireApproval = apps.requireApproval;
         const lint = apps.lint(body.spec);
         if (!lint.ok || !lint.spec) return { ok: false, findings: lint.findings, steps: [], destructive: false, fromVersion: null, requireApproval };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type RouteDefinition } from './routes.js';
+import { defineRoute, isPublicAuth, isSelfAuth, type RouteDefinition } from './routes.js';
 
 /**
  * OpenAPI 3.1 generated from the route definitions: the same zod schemas that validate a request
@@ -33,16 +33,21 @@ function parameters(route: RouteDefinition): Array<Record<string, unknown>> {
 /** Fastify's `/a/:id` becomes OpenAPI's `/a/{id}`. */
 const openApiPath = (url: string) => url.replace(/:(\w+)/g, '{$1}');
 
-export function buildOpenApiDocument({ routes, version }: { routes: RouteDefinition[]; version: string }): Record<string, unknown> {
+/**
+ * `sessionCookie` names the browser session cookie `self` routes take (the identity module owns
+ * the name; without it, self routes are documented with the bearer scheme's place left empty).
+ */
+export function buildOpenApiDocument({ routes, version, sessionCookie }: { routes: RouteDefinition[]; version: string; sessionCookie?: string }): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => m.toLowerCase());
-    const isPublic = 'public' in route.auth;
+    const isPublic = isPublicAuth(route.auth);
+    const security = isPublic ? [] : isSelfAuth(route.auth) ? (sessionCookie ? [{ session: [] }] : []) : [{ bearer: [] }];
     for (const method of methods) {
       const operation: Record<string, unknown> = {
         summary: route.summary ?? `${method.toUpperCase()} ${route.url}`,
         'x-rampart-authz': route.auth,
-        security: isPublic ? [] : [{ bearer: [] }],
+        security,
         parameters: parameters(route),
         responses: {
           '200': { description: 'Success', content: { 'application/json': { schema: {} } } },
@@ -60,7 +65,7 @@ export function buildOpenApiDocument({ routes, version }: { routes: RouteDefinit
     info: { title: 'Rampart API', version, description: 'Generated from the route definitions; do not edit.' },
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, ...(sessionCookie ? { session: { type: 'apiKey', in: 'cookie', name: sessionCookie } } : {}) },
       schemas: {
         Problem: {
           type: 'object',
@@ -86,14 +91,14 @@ export function buildOpenApiDocument({ routes, version }: { routes: RouteDefinit
 }
 
 /** `GET /api/v1/openapi.json`, describing every route of this server including itself. */
-export function openApiRoute({ routes, version }: { routes: RouteDefinition[]; version: string }): RouteDefinition {
+export function openApiRoute({ routes, version, sessionCookie }: { routes: RouteDefinition[]; version: string; sessionCookie?: string }): RouteDefinition {
   let document: Record<string, unknown> | undefined;
   const self: RouteDefinition = defineRoute({
     method: 'GET',
     url: '/api/v1/openapi.json',
     auth: { public: true },
     summary: 'This OpenAPI document',
-    handler: async (): Promise<unknown> => (document ??= buildOpenApiDocument({ routes: [...routes, self], version })),
+    handler: async (): Promise<unknown> => (document ??= buildOpenApiDocument({ routes: [...routes, self], version, ...(sessionCookie ? { sessionCookie } : {}) })),
   });
   return self;
 }

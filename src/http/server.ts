@@ -5,14 +5,17 @@ import { requestId, type Logger, type RampartConfig } from '../core/index.js';
 import { clientErrorHandler, installJsonParser, parseQuery } from './edge.js';
 import { refuseForeignHosts } from './public-host.js';
 import { installProblemHandlers, sendProblem, toRampartError } from './problem.js';
-import { authenticatedOnly, enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type DenialReporter, type RegisteredRoute, type RouteDefinition } from './routes.js';
+import { enforceRouteDeclarations, noAuthenticator, registerRoute, type Authenticator, type Authorizer, type DenialReporter, type RegisteredRoute, type RouteDefinition, type SessionAuthenticator } from './routes.js';
 
 export type ServerOptions = {
   config: RampartConfig;
   log: Logger;
   routes: RouteDefinition[];
   authenticate?: Authenticator;
-  authorize?: Authorizer;
+  /** The browser session for `self` routes; a server with such a route and no session authenticator does not start. */
+  authenticateSession?: SessionAuthenticator;
+  /** Required: a server without a policy authorizer does not start (deny by default, AZ-2). */
+  authorize: Authorizer;
   /** Told of every 403/404 a declared route sends to an authenticated principal (denied attempts are audited). */
   onDenied?: DenialReporter;
   /**
@@ -24,7 +27,8 @@ export type ServerOptions = {
   tls?: { key: Buffer; cert: Buffer };
 };
 
-export type Server = { app: FastifyInstance; routeTable: RegisteredRoute[] };
+/** `routeTable` is every route Fastify holds (raw mounts included); `routes` the declared ones, with their handlers. */
+export type Server = { app: FastifyInstance; routeTable: RegisteredRoute[]; routes: readonly RouteDefinition[] };
 
 /** JSON with bigint as a decimal string (money is bigint; JSON.stringify throws on it). */
 const bigintAsText = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
@@ -54,6 +58,8 @@ const requestSerializer = (request: { id: string; method: string; url: string; i
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
   const { config } = options;
+  // Types require it; a caller casting round them still cannot start a server that allows by default.
+  if (typeof options.authorize !== 'function') throw new Error('buildServer: an authorizer is required (compose the policy authorizer); there is no default');
   const headers = securityHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -124,9 +130,14 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
-  const services = { authenticate: options.authenticate ?? noAuthenticator, authorize: options.authorize ?? authenticatedOnly, ...(options.onDenied ? { onDenied: options.onDenied } : {}) };
+  const services = {
+    authenticate: options.authenticate ?? noAuthenticator,
+    authorize: options.authorize,
+    ...(options.authenticateSession ? { session: options.authenticateSession } : {}),
+    ...(options.onDenied ? { onDenied: options.onDenied } : {}),
+  };
   for (const route of options.routes) registerRoute(app, services, route);
   for (const mount of options.mounts ?? []) await mount(app);
   await app.ready();
-  return { app, routeTable };
+  return { app, routeTable, routes: options.routes };
 }

@@ -12,7 +12,7 @@ export function tenantRoutes({ db }: { db: Database }): RouteDefinition[] {
       auth: { action: 'read', resource: 'tenant' },
       summary: "The caller's tenant",
       handler: async ({ principal }) => {
-        const caller = principal!;
+        const caller = principal;
         // No WHERE on purpose: row-level security alone decides which tenant row is visible.
         const rows = await withCaller(db, caller, (trx) => trx.selectFrom('tenants').select(['id', 'slug', 'name', 'status', 'created_at']).execute(), { readOnly: true });
         const tenant = rows[0];

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
 import { RampartError } from '../core/index.js';
@@ -28,9 +28,8 @@ import {
   verifyTotpForSession,
   type AccountDeps,
 } from './accounts/index.js';
-import { clearSessionCookie, listSessions, readSessionCookie, revokeAllSessions, revokeSession, sessionCookie, validateSession, type SessionView } from './sessions/index.js';
+import { clearSessionCookie, listSessions, revokeAllSessions, revokeSession, sessionCookie, type SessionView } from './sessions/index.js';
 import type { Mailer } from './mail/index.js';
-import { isCrossOriginWrite } from './oidc/index.js';
 import { beginStepUp, finishStepUp } from './stepup/index.js';
 import { challengeRequiredProblem, throttledProblem, type Challenger, type RequestLimiter, type Throttle } from './throttle/index.js';
 
@@ -107,13 +106,6 @@ function setSession(reply: FastifyReply, token: string, session: SessionView): v
   reply.header('set-cookie', sessionCookie(token, secondsUntil(session.absolute_expires_at)));
 }
 
-/** The session cookie of a same-origin request (a cross-origin write is refused, see isCrossOriginWrite). */
-function cookieToken(request: FastifyRequest): string {
-  const token = isCrossOriginWrite(request) ? undefined : readSessionCookie(request.headers.cookie);
-  if (!token) throw new RampartError('unauthenticated', { detail: 'sign in first' });
-  return token;
-}
-
 /**
  * The answer to a first factor alone (password, sign-in link): the stage, which is all the next
  * step needs (enroll, verify, or a passkey). No user id, tenant, profile, roles or factors before
@@ -176,21 +168,21 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/totp/enroll',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Start TOTP enrollment for the signed-in (or pending) user',
-      handler: async ({ request }) => {
-        const enrollment = await beginTotpEnrollment(accounts, { token: cookieToken(request), context: requestContext(request) });
+      handler: async ({ session, request }) => {
+        const enrollment = await beginTotpEnrollment(accounts, { token: session.token, context: requestContext(request) });
         return { otpauthUri: enrollment.otpauthUri, qrDataUri: enrollment.qrDataUri, secret: enrollment.secret };
       },
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/totp/confirm',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Confirm TOTP enrollment with a code; returns recovery codes once',
       body: z.strictObject({ code }),
-      handler: async ({ request, reply, body }) => {
-        const result = await confirmTotpEnrollment(accounts, { token: cookieToken(request), code: body.code, context: requestContext(request) });
+      handler: async ({ session, request, reply, body }) => {
+        const result = await confirmTotpEnrollment(accounts, { token: session.token, code: body.code, context: requestContext(request) });
         setSession(reply, result.token, result.session);
         return { stage: result.stage, recoveryCodes: result.recoveryCodes };
       },
@@ -198,11 +190,11 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/totp/verify',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Second factor: a TOTP code',
       body: z.strictObject({ code }),
-      handler: async ({ request, reply, body }) => {
-        const result = await verifyTotpForSession(accounts, { token: cookieToken(request), code: body.code, context: requestContext(request), throttle, ip: request.ip });
+      handler: async ({ session, request, reply, body }) => {
+        const result = await verifyTotpForSession(accounts, { token: session.token, code: body.code, context: requestContext(request), throttle, ip: request.ip });
         setSession(reply, result.token, result.session);
         return { stage: result.stage };
       },
@@ -210,11 +202,11 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/recovery',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Second factor: a one-time recovery code',
       body: z.strictObject({ code }),
-      handler: async ({ request, reply, body }) => {
-        const result = await useRecoveryCode(accounts, { token: cookieToken(request), code: body.code, context: requestContext(request), throttle, ip: request.ip });
+      handler: async ({ session, request, reply, body }) => {
+        const result = await useRecoveryCode(accounts, { token: session.token, code: body.code, context: requestContext(request), throttle, ip: request.ip });
         setSession(reply, result.token, result.session);
         return { stage: result.stage };
       },
@@ -222,19 +214,19 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/passkeys/register/options',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Start registering a passkey (discoverable, user verification required) for the signed-in (or pending) user',
-      handler: async ({ request }) => beginPasskeyRegistration(accounts, { token: cookieToken(request), context: requestContext(request) }),
+      handler: async ({ session, request }) => beginPasskeyRegistration(accounts, { token: session.token, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/passkeys/register/verify',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Finish registering a passkey; completes the second factor (ID-4, ID-5)',
       body: z.strictObject({ response: registrationResponse, name: passkeyName.optional() }),
-      handler: async ({ request, reply, body }) => {
+      handler: async ({ session, request, reply, body }) => {
         const result = await finishPasskeyRegistration(accounts, {
-          token: cookieToken(request),
+          token: session.token,
           response: body.response as unknown as RegistrationResponseJSON,
           ...(body.name ? { name: body.name } : {}),
           context: requestContext(request),
@@ -246,18 +238,18 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/passkeys/authenticate/options',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Start the passkey step of a sign-in',
-      handler: async ({ request }) => beginPasskeyAuthentication(accounts, { token: cookieToken(request), context: requestContext(request) }),
+      handler: async ({ session, request }) => beginPasskeyAuthentication(accounts, { token: session.token, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/passkeys/authenticate/verify',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Second factor: a passkey assertion with user verification',
       body: z.strictObject({ response: authenticationResponse }),
-      handler: async ({ request, reply, body }) => {
-        const result = await finishPasskeyAuthentication(accounts, { token: cookieToken(request), response: body.response as unknown as AuthenticationResponseJSON, context: requestContext(request) });
+      handler: async ({ session, request, reply, body }) => {
+        const result = await finishPasskeyAuthentication(accounts, { token: session.token, response: body.response as unknown as AuthenticationResponseJSON, context: requestContext(request) });
         setSession(reply, result.token, result.session);
         return { stage: result.stage };
       },
@@ -265,16 +257,11 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/sign-out',
-      auth: { public: true },
+      auth: { self: 'pending' },
       summary: 'Revoke this session and clear its cookie',
-      handler: async ({ request, reply }) => {
-        // Another origin of the site cannot sign the user out (nor clear the cookie).
-        if (isCrossOriginWrite(request)) throw new RampartError('forbidden', { detail: 'sign out from this site’s own pages' });
-        const token = readSessionCookie(request.headers.cookie);
-        const valid = token ? await validateSession(accounts, token, { allowPending: true }) : null;
-        if (valid) {
-          await revokeSession(accounts, { tenantId: valid.session.tenant_id, actor: { type: 'user', id: valid.user.id }, userId: valid.user.id, sessionId: valid.session.id, reason: 'sign-out', context: requestContext(request) });
-        }
+      handler: async ({ principal, session, request, reply }) => {
+        // Another origin of the site carries no session here (sameOriginSession): it cannot sign the user out.
+        await revokeSession(accounts, { tenantId: principal.tenantId, actor: actorOf(principal), userId: principal.id, sessionId: session.id, reason: 'sign-out', context: requestContext(request) });
         reply.header('set-cookie', clearSessionCookie());
         return undefined;
       },
@@ -284,7 +271,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       url: '/api/v1/me/sessions',
       auth: { action: 'list', resource: 'session' },
       summary: 'My active sessions',
-      handler: async ({ principal }) => ({ items: await listSessions(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), userId: principal!.id }) }),
+      handler: async ({ principal }) => ({ items: await listSessions(accounts, { tenantId: principal.tenantId, actor: actorOf(principal), userId: principal.id }) }),
     }),
     defineRoute({
       method: 'DELETE',
@@ -293,7 +280,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       summary: 'Revoke one of my sessions',
       params: z.strictObject({ id: z.uuid() }),
       handler: async ({ principal, params, request }) =>
-        revokeSession(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), userId: principal!.id, sessionId: params.id, reason: 'revoked by its user', context: requestContext(request) }),
+        revokeSession(accounts, { tenantId: principal.tenantId, actor: actorOf(principal), userId: principal.id, sessionId: params.id, reason: 'revoked by its user', context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',
@@ -301,8 +288,8 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       auth: { action: 'revoke', resource: 'session' },
       summary: 'Sign out everywhere (ID-6)',
       handler: async ({ principal, request, reply }) => {
-        const result = await revokeAllSessions(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), userId: principal!.id, reason: 'signed out everywhere', context: requestContext(request) });
-        const revokedGrants = deps.revokeOidcGrants ? await deps.revokeOidcGrants(principal!.id) : 0;
+        const result = await revokeAllSessions(accounts, { tenantId: principal.tenantId, actor: actorOf(principal), userId: principal.id, reason: 'signed out everywhere', context: requestContext(request) });
+        const revokedGrants = deps.revokeOidcGrants ? await deps.revokeOidcGrants(principal.id) : 0;
         reply.header('set-cookie', clearSessionCookie());
         return { ...result, revokedGrants };
       },
@@ -314,7 +301,7 @@ export function identityRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
       summary: 'Invite someone with a role (justification required; the token is shown once)',
       body: z.strictObject({ email: z.email().max(320), role: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), justification: z.string().max(2000) }),
       handler: async ({ principal, body, request, reply }) => {
-        const result = await createInvitation(accounts, { tenantId: principal!.tenantId, actor: actorOf(principal!), email: body.email, role: body.role, justification: body.justification, context: requestContext(request), inviterRoles: principal!.roles });
+        const result = await createInvitation(accounts, { tenantId: principal.tenantId, actor: actorOf(principal), email: body.email, role: body.role, justification: body.justification, context: requestContext(request), inviterRoles: principal.roles });
         reply.code(201);
         return result;
       },
@@ -334,18 +321,18 @@ function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/step-up/options',
-      auth: { public: true },
+      auth: { self: true },
       summary: 'Start a step-up: passkey options (user verification required) for the signed-in session (ID-7)',
-      handler: async ({ request }) => beginStepUp(accounts, { token: cookieToken(request), context: requestContext(request) }),
+      handler: async ({ session, request }) => beginStepUp(accounts, { token: session.token, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/identity/step-up/verify',
-      auth: { public: true },
+      auth: { self: true },
       summary: 'Finish a step-up with a passkey assertion; routes guarded by requireFreshAuth pass for their max age (ID-7)',
       body: z.strictObject({ response: authenticationResponse }),
-      handler: async ({ request, reply, body }) => {
-        const result = await finishStepUp(accounts, { token: cookieToken(request), response: body.response as unknown as AuthenticationResponseJSON, context: requestContext(request) });
+      handler: async ({ session, request, reply, body }) => {
+        const result = await finishStepUp(accounts, { token: session.token, response: body.response as unknown as AuthenticationResponseJSON, context: requestContext(request) });
         setSession(reply, result.token, result.session);
         return { verifiedAt: result.verifiedAt, factor: 'webauthn' };
       },
@@ -353,33 +340,33 @@ function extraRoutes(deps: IdentityRouteDeps): RouteDefinition[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/me/passkeys',
-      auth: { public: true },
+      auth: { self: true },
       summary: 'My passkeys (signed-in session only)',
-      handler: async ({ request }) => ({ items: await listPasskeys(accounts, { token: cookieToken(request) }) }),
+      handler: async ({ session }) => ({ items: await listPasskeys(accounts, { token: session.token }) }),
     }),
     defineRoute({
       method: 'PATCH',
       url: '/api/v1/me/passkeys/:id',
-      auth: { public: true },
+      auth: { self: true },
       summary: 'Rename one of my passkeys',
       params: passkeyId,
       body: z.strictObject({ name: passkeyName }),
-      handler: async ({ request, params, body }) => renamePasskey(accounts, { token: cookieToken(request), id: params.id, name: body.name, context: requestContext(request) }),
+      handler: async ({ session, request, params, body }) => renamePasskey(accounts, { token: session.token, id: params.id, name: body.name, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/me/passkeys/:id',
-      auth: { public: true },
+      auth: { self: true },
       summary: 'Remove one of my passkeys: needs a step-up within 5 min; never the last factor (ID-4) nor a high-privilege user’s last passkey (ID-5)',
       params: passkeyId,
-      handler: async ({ request, params }) => removePasskey(accounts, { token: cookieToken(request), id: params.id, context: requestContext(request) }),
+      handler: async ({ session, request, params }) => removePasskey(accounts, { token: session.token, id: params.id, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/me/totp',
-      auth: { public: true },
+      auth: { self: true },
       summary: 'Remove my authenticator app: needs a re-verification within 5 min; never the last factor (ID-4)',
-      handler: async ({ request }) => removeTotp(accounts, { token: cookieToken(request), context: requestContext(request) }),
+      handler: async ({ session, request }) => removeTotp(accounts, { token: session.token, context: requestContext(request) }),
     }),
     defineRoute({
       method: 'POST',

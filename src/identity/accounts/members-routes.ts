@@ -40,7 +40,7 @@ export function memberRoutes({ db }: { db: Database }): RouteDefinition[] {
       handler: async ({ principal, query }) => {
         const rows = await withCaller(
           db,
-          principal!,
+          principal,
           (trx) => {
             let q = trx
               .selectFrom('users as u')

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Clock } from '../../core/index.js';
 import { withTenant, type Database } from '../../db/index.js';
-import type { Authenticator, Authorizer, Principal } from '../../http/index.js';
+import type { Authenticator, Authorizer, Principal, SessionAuthenticator } from '../../http/index.js';
 import type { OnceStore } from '../throttle/index.js';
 import { verifyDpopProof } from './dpop.js';
 import { scopeAllows } from './scopes.js';
@@ -108,4 +108,12 @@ export function isCrossOriginWrite(request: Pick<FastifyRequest, 'method' | 'hea
 /** Tokens first when an Authorization header is present (never falling back to the cookie), else the session. */
 export function firstAuthenticator(byToken: Authenticator, bySession: Authenticator): Authenticator {
   return async (request) => (request.headers.authorization ? byToken(request) : isCrossOriginWrite(request) ? null : bySession(request));
+}
+
+/** The session of `self` routes, with the same rule: a write from another origin of the site carries no session. */
+export function sameOriginSession(sessions: SessionAuthenticator): SessionAuthenticator {
+  return {
+    readToken: (request) => (isCrossOriginWrite(request) ? undefined : sessions.readToken(request)),
+    authenticate: async (request, options) => (isCrossOriginWrite(request) ? null : sessions.authenticate(request, options)),
+  };
 }

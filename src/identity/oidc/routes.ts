@@ -4,7 +4,7 @@ import { toAuthzPrincipal, type Authz } from '../../authz/index.js';
 import { RampartError, type Clock, type KekRing } from '../../core/index.js';
 import { findTenantBySlug, unsafeAsSystem, withTenant, type Database, type Tenant } from '../../db/index.js';
 import { actorOf, defineRoute, requestContext, requireFreshAuth, withCaller, type RouteDefinition } from '../../http/index.js';
-import { readSessionCookie, validateSession } from '../sessions/index.js';
+import { validateSession } from '../sessions/index.js';
 import { clientInputSchema, clientUpdateSchema, createClient, deleteClient, getClient, listClients, rotateClientSecret, updateClient } from './clients.js';
 import { INTERACTION_TTL_SECONDS } from './provider.js';
 import { clientApiScopes, grantableApiScopes, heldApiScopes, isApiScope } from './scopes.js';
@@ -31,10 +31,10 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
     defineRoute({
       method: 'GET',
       url: '/oidc/interaction/:uid',
-      auth: { public: true },
+      auth: { public: true, session: 'optional' },
       summary: 'OIDC interaction: completes sign-in from the Rampart session or sends the browser to the login page',
       params: z.object({ uid: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/) }),
-      handler: async ({ request, reply, params }) => {
+      handler: async ({ request, reply, params, session: browser }) => {
         const provider = oidc.provider();
         const details = await provider.interactionDetails(request.raw, reply.raw).catch(() => undefined);
         if (!details || details.uid !== params.uid) throw new RampartError('not_found', { detail: 'this sign-in request is unknown or has expired; start again from the application' });
@@ -51,8 +51,7 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
           typeof ownTenant === 'string' ? await tenantById(ownTenant) : typeof details.params.tenant === 'string' && /^[a-z0-9-]{1,63}$/.test(details.params.tenant) ? await findTenantBySlug(db, details.params.tenant) : undefined;
         if (!tenant || tenant.status !== 'active') return finish({ error: 'invalid_request', error_description: 'the sign-in request names no active tenant (platform clients send `tenant`)' });
 
-        const token = readSessionCookie(request.headers.cookie);
-        const valid = token ? await validateSession({ db, clock }, token) : null;
+        const valid = browser ? await validateSession({ db, clock }, browser.token) : null;
         const session = valid && valid.session.tenant_id === tenant.id ? valid : null;
 
         if (details.prompt.name === 'login') {
@@ -109,14 +108,14 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       url: '/api/v1/oidc/clients',
       auth: { action: 'list', resource: 'client' },
       summary: 'OIDC clients registered by the caller’s tenant',
-      handler: async ({ principal }) => ({ clients: await withCaller(db, principal!, (trx) => listClients(trx), { readOnly: true }) }),
+      handler: async ({ principal }) => ({ clients: await withCaller(db, principal, (trx) => listClients(trx), { readOnly: true }) }),
     }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/oidc/clients/:clientId',
       auth: { action: 'read', resource: 'client' },
       params: clientIdParam,
-      handler: async ({ principal, params }) => withCaller(db, principal!, (trx) => getClient(trx, params.clientId), { readOnly: true }),
+      handler: async ({ principal, params }) => withCaller(db, principal, (trx) => getClient(trx, params.clientId), { readOnly: true }),
     }),
     defineRoute({
       method: 'POST',
@@ -126,7 +125,7 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       body: clientInputSchema.extend({ justification }),
       handler: async ({ principal, body, request, reply }) => {
         const { justification: why, ...input } = body;
-        const created = await withCaller(db, principal!, (trx) => createClient({ trx, tenantId: principal!.tenantId, ring, audit, actor: actorOf(principal!), justification: why, context: requestContext(request) }, input));
+        const created = await withCaller(db, principal, (trx) => createClient({ trx, tenantId: principal.tenantId, ring, audit, actor: actorOf(principal), justification: why, context: requestContext(request) }, input));
         reply.code(201);
         return created;
       },
@@ -139,7 +138,7 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       body: clientUpdateSchema.extend({ justification }),
       handler: async ({ principal, params, body, request }) => {
         const { justification: why, ...patch } = body;
-        return withCaller(db, principal!, (trx) => updateClient({ trx, tenantId: principal!.tenantId, ring, audit, actor: actorOf(principal!), justification: why, context: requestContext(request) }, params.clientId, patch));
+        return withCaller(db, principal, (trx) => updateClient({ trx, tenantId: principal.tenantId, ring, audit, actor: actorOf(principal), justification: why, context: requestContext(request) }, params.clientId, patch));
       },
     }),
     defineRoute({
@@ -150,7 +149,7 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       params: clientIdParam,
       body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request }) =>
-        withCaller(db, principal!, (trx) => rotateClientSecret({ trx, tenantId: principal!.tenantId, ring, audit, actor: actorOf(principal!), justification: body.justification, context: requestContext(request) }, params.clientId)),
+        withCaller(db, principal, (trx) => rotateClientSecret({ trx, tenantId: principal.tenantId, ring, audit, actor: actorOf(principal), justification: body.justification, context: requestContext(request) }, params.clientId)),
     }),
     defineRoute({
       method: 'DELETE',
@@ -160,7 +159,7 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       params: clientIdParam,
       body: z.strictObject({ justification }),
       handler: async ({ principal, params, body, request }) => {
-        await withCaller(db, principal!, (trx) => deleteClient({ trx, tenantId: principal!.tenantId, ring, audit, actor: actorOf(principal!), justification: body.justification, context: requestContext(request) }, params.clientId));
+        await withCaller(db, principal, (trx) => deleteClient({ trx, tenantId: principal.tenantId, ring, audit, actor: actorOf(principal), justification: body.justification, context: requestContext(request) }, params.clientId));
         // The provider's store is closed to the app role; the client is already gone from the tenant.
         await oidc.revokeClient(params.clientId);
       },
@@ -181,7 +180,7 @@ export function oidcRoutes({ oidc, db, audit, authz, ring, clock }: { oidc: Oidc
       summary: 'Rotates the signing keys: the staged key starts signing, the current one is retired',
       body: z.strictObject({ justification }),
       handler: async ({ principal, body, request }) => {
-        const result = await oidc.keys.rotate({ actor: actorOf(principal!), reason: body.justification, context: requestContext(request) });
+        const result = await oidc.keys.rotate({ actor: actorOf(principal), reason: body.justification, context: requestContext(request) });
         await oidc.refreshKeys();
         return result;
       },

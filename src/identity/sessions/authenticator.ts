@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { systemClock, type Clock } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
-import type { Authenticator, Principal } from '../../http/index.js';
+import type { Authenticator, Principal, SessionAuthenticator } from '../../http/index.js';
 import type { SessionCache } from './cache.js';
 import { readSessionCookie } from './cookie.js';
 import { hashToken } from './tokens.js';
@@ -29,25 +29,35 @@ export function principalOfSession(valid: ValidSession, now: Date): Principal {
 }
 
 /**
- * The request pipeline's Authenticator for browser sessions. Reads only the `__Host-` session
- * cookie: `Authorization: Bearer` is deliberately ignored here (bearer tokens will be OIDC access
- * tokens, verified by their own authenticator). The tenant comes from the session row, found
- * under RLS in the tenant named by the token. A pending (MFA-incomplete) session authenticates
- * nothing (ID-4): the login UI reads it with `validateSession(..., { allowPending: true })`.
- * With a `cache` (see cache.ts), a full session validated a moment ago on this node is not read again.
+ * The browser session as the pipeline sees it: the `__Host-` session cookie, read here and nowhere
+ * else on the request path (`Authorization: Bearer` is ignored: access tokens have their own
+ * authenticator). The tenant comes from the session row, found under RLS in the tenant named by
+ * the token. A pending (MFA-incomplete) session authenticates only when the route asks for one
+ * (`{ self: 'pending' }`, ID-4). With a `cache` (see cache.ts), a full session validated a moment
+ * ago on this node is not read again; pending ones are always read.
  */
-export function sessionAuthenticator({ db, clock = systemClock, cache }: { db: Database; clock?: Clock; cache?: SessionCache }): Authenticator {
-  return async (request: FastifyRequest): Promise<Principal | null> => {
-    const token = readSessionCookie(request.headers.cookie);
-    if (!token) return null;
-    const hash = cache ? hashToken(token) : '';
-    const now = clock.now();
-    const cached = cache?.get(hash, now);
-    if (cached) return principalOfSession(cached, now);
-    const generation = cache?.generation ?? 0;
-    const valid = await validateSession({ db, clock }, token);
-    if (!valid) return null;
-    cache?.put(hash, valid, generation);
-    return principalOfSession(valid, clock.now());
+export function sessionCredentials({ db, clock = systemClock, cache }: { db: Database; clock?: Clock; cache?: SessionCache }): SessionAuthenticator {
+  const readToken = (request: FastifyRequest) => readSessionCookie(request.headers.cookie);
+  return {
+    readToken,
+    async authenticate(request, { allowPending }) {
+      const token = readToken(request);
+      if (!token) return null;
+      const hash = cache ? hashToken(token) : '';
+      const now = clock.now();
+      const cached = cache?.get(hash, now);
+      if (cached) return { principal: principalOfSession(cached, now), session: { token, id: cached.session.id } };
+      const generation = cache?.generation ?? 0;
+      const valid = await validateSession({ db, clock }, token, { allowPending });
+      if (!valid) return null;
+      if (valid.session.stage === 'ok') cache?.put(hash, valid, generation);
+      return { principal: principalOfSession(valid, clock.now()), session: { token, id: valid.session.id } };
+    },
   };
+}
+
+/** The Authenticator of `{ action, resource }` routes for browser sessions: a full session only (ID-4). */
+export function sessionAuthenticator(deps: { db: Database; clock?: Clock; cache?: SessionCache }): Authenticator {
+  const sessions = sessionCredentials(deps);
+  return async (request) => (await sessions.authenticate(request, { allowPending: false }))?.principal ?? null;
 }

@@ -8,5 +8,5 @@ export { upgradeSession, recordStepUp } from './operations/upgrade-session.js';
 export { validateSession, checkSession, type ValidSession, type ValidateOptions } from './operations/validate-session.js';
 export { revokeSession, revokeAllSessions, type RevokeDeps } from './operations/revoke-session.js';
 export { listSessions } from './operations/list-sessions.js';
-export { sessionAuthenticator, principalOfSession } from './authenticator.js';
+export { sessionAuthenticator, sessionCredentials, principalOfSession } from './authenticator.js';
 export { createSessionCache, type SessionCache } from './cache.js';

@@ -4,7 +4,6 @@ import { RampartError } from '../../core/index.js';
 import { findTenantBySlug, type Tenant } from '../../db/index.js';
 import { defineRoute, type RouteDefinition } from '../../http/index.js';
 import type { AccountDeps } from '../accounts/index.js';
-import { readSessionCookie } from '../sessions/index.js';
 import { assetRoutes, loadAssets, type AssetCatalog } from './assets.js';
 import { accountPage, invitePage, loginPage, magicLinkPage, notFoundPage, setupPage, type Features } from './pages.js';
 import { safeReturnTo } from './return-to.js';
@@ -86,13 +85,13 @@ export function loginUiRoutes(deps: LoginUiDeps, assets: AssetCatalog = loadAsse
     defineRoute({
       method: 'GET',
       url: '/login/:tenant/state',
-      auth: { public: true },
+      auth: { public: true, session: 'optional' },
       summary: "The login page's view of the browser's own (pending or full) session",
       params: tenantParams,
-      handler: async ({ params, request }) => {
+      handler: async ({ params, session }) => {
         const tenant = await activeTenant(params.tenant);
         if (!tenant) throw new RampartError('not_found', { detail: 'no such tenant' });
-        return loginState(deps.accounts, { token: readSessionCookie(request.headers.cookie), tenantId: tenant.id });
+        return loginState(deps.accounts, { token: session?.token, tenantId: tenant.id });
       },
     }),
     ...assetRoutes(assets),
