@@ -59,6 +59,24 @@ describe('DE-2 no tenant principal reaches a platform resource', () => {
     }
   });
 
+  it('ID-3 ID-7 an operator lists the keys and rotates them only with a fresh passkey proof; no private material is shown', async () => {
+    const id = uuidv7();
+    const now = new Date();
+    await walk.db.owner.insertInto('users').values({ tenant_id: acme.id, id, email: 'keys@acme.test', display_name: 'Keys', department: null, region: null, password_hash: null, created_at: now, updated_at: now }).execute();
+    await walk.platform.grant({ accountTenantId: acme.id, accountUserId: id, actor: { type: 'system', id: 'test' }, justification: 'on call for the platform' });
+    principals['stale-operator'] = { type: 'user', id, tenantId: acme.id, roles: ['member'], amr: ['swk', 'mfa'], factorTimes: { webauthn: new Date(Date.now() - 3_600_000) } };
+    principals['fresh-operator'] = { ...principals['stale-operator'], factorTimes: { webauthn: new Date() } };
+    const as = (who: string, options: InjectOptions) => walk.server.app.inject({ ...options, headers: { authorization: `Bearer ${who}` } });
+    const keys = await as('stale-operator', { method: 'GET', url: '/api/v1/oidc/keys' });
+    expect(keys.statusCode).toBe(200);
+    expect(keys.json().keys.length).toBeGreaterThanOrEqual(4);
+    expect(keys.body).not.toMatch(/"d"|private/);
+    const stale = await as('stale-operator', { method: 'POST', url: '/api/v1/oidc/keys/rotate', payload: { justification: 'rotate after an incident' } });
+    expect(stale.statusCode).toBe(401);
+    expect(stale.json().type).toMatch(/step-up/);
+    expect((await as('fresh-operator', { method: 'POST', url: '/api/v1/oidc/keys/rotate', payload: { justification: 'rotate after an incident' } })).statusCode).toBe(200);
+  });
+
   it('DE-2 a tenant cannot name a platform resource in its matrix, its Cedar policies or its clients’ scopes', async () => {
     const as = (role: string, options: InjectOptions) => walk.server.app.inject({ ...options, headers: { authorization: `Bearer ${tokenFor(role)}` } });
     const matrix = await as('owner', { method: 'PUT', url: '/api/v1/authz/matrix/admin/signing_key', payload: { actions: ['rotate'], justification: 'admins rotate the keys' } });
