@@ -500,7 +500,8 @@ describe('rampart CLI against a running server (one process per data directory)'
     writeFileSync(join(cwd, 'spec.json'), '{}');
     const forwarded: Array<[string[], number]> = [
       [['keys', 'rotate', '--justification', justification], 0],
-      [['matrix', 'set', '--tenant', 'demo', '--role', 'viewer', '--resource', 'drift', '--actions', 'read', '--justification', justification], 0],
+      // The README's own example on the demo tenant, with an installed app's resource (issue 12: it failed with unknown resource).
+      [['matrix', 'set', '--tenant', 'demo', '--role', 'viewer', '--resource', 'crm__company', '--actions', 'list', '--justification', justification], 0],
       [['platform', 'operators'], 0],
       [['platform', 'grant', '--tenant', 'demo', '--email', 'nobody@demo.test', '--justification', justification], 2],
       [['jobs', '--retry', unknown], 2],
