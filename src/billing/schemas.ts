@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCurrency } from './money/index.js';
+import { CREDIT_LIKE_KINDS } from './types.js';
 
 /**
  * Request schemas of the billing API. Amounts are minor units as strings of digits (JSON numbers
@@ -93,9 +94,10 @@ export const justifiedBody = z.strictObject({ justification });
 export const creditNoteBody = z.strictObject({ amount: positiveMinor.nullish(), justification });
 export const refundBody = z.strictObject({ amount: positiveMinor.nullish(), justification });
 export const creditRequestBody = z.strictObject({
-  kind: z.enum(['credit', 'write_off']),
+  kind: z.enum(CREDIT_LIKE_KINDS),
   customer_id: z.uuid().optional(),
   invoice_id: z.uuid().optional(),
+  payment_id: z.uuid().optional(),
   amount: positiveMinor.nullish(),
   currency: currency.optional(),
   justification,
