@@ -148,9 +148,23 @@ describe('BI-3 credit-like operations need a second person', () => {
   });
 });
 
+describe('BI-3 settings that loosen a financial control', () => {
+  it('BI-3 one person may lower the refund threshold and discount cap, never raise them', async () => {
+    const f = await fixture();
+    const put = (payload: object) => call(f.solo, { method: 'PUT', url: '/api/v1/billing/settings', payload: { ...payload, justification: J } });
+    for (const payload of [{ refund_approval_threshold: '500' }, { max_discount_percent: '80' }]) {
+      const raised = await put(payload);
+      expect(raised.statusCode, JSON.stringify(payload)).toBe(409);
+      expect(raised.json().reason).toBe('approval_required');
+    }
+    expect((await put({ max_discount_percent: '20', max_discount_amount: '1000' })).statusCode).toBe(200);
+    expect((await put({ max_discount_amount: null })).statusCode).toBe(409);
+  });
+});
+
 type Step = { op: string; pick: number; amount: number };
 const steps = fc.record({
-  op: fc.constantFrom('invoice', 'pay', 'credit_note', 'void', 'refund', 'credit', 'write_off', 'approve_own', 'card', 'subscribe', 'cancel_now', 'pause', 'resume', 'downgrade'),
+  op: fc.constantFrom('invoice', 'pay', 'credit_note', 'void', 'refund', 'credit', 'write_off', 'approve_own', 'card', 'loosen', 'subscribe', 'cancel_now', 'pause', 'resume', 'downgrade'),
   pick: fc.nat(),
   amount: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3000 })),
 });
@@ -169,6 +183,7 @@ async function run(f: Fixture, step: Step): Promise<void> {
     case 'credit': await post(f.solo, '/api/v1/billing/credits', { kind: 'credit', customer_id: f.customer, amount: amount ?? '500', currency: 'EUR', justification: J }); return;
     case 'write_off': if (at(invoices)) await post(f.solo, '/api/v1/billing/credits', { kind: 'write_off', invoice_id: at(invoices), justification: J }); return;
     case 'approve_own': if (at(requests)) await post(f.solo, `/api/v1/billing/credits/${at(requests)}/approve`, { justification: J }); return;
+    case 'loosen': await call(f.solo, { method: 'PUT', url: '/api/v1/billing/settings', payload: { refund_approval_threshold: '100000', max_discount_percent: '100', justification: J } }); return;
     case 'card': await card(f, step.pick % 2 ? 'decline' : 'success'); return;
     case 'subscribe': await post(f.solo, '/api/v1/billing/subscriptions', { customer_id: f.customer, price_id: f.price, quantity: '2' }); return;
     case 'cancel_now': if (at(subscriptions)) await post(f.solo, `/api/v1/billing/subscriptions/${at(subscriptions)}/cancel`, { at_period_end: false }); return;

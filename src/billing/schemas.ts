@@ -113,6 +113,7 @@ export const settingsBody = z.strictObject({
   per_line_rounding: z.boolean().optional(),
   max_discount_percent: z.string().regex(/^(100|[1-9]?[0-9])(\.[0-9]{1,2})?$/).optional(),
   max_discount_amount: minor.nullish(),
+  refund_approval_threshold: minor.optional(),
   dunning_retry_days: z.array(z.number().int().min(1).max(60)).min(1).max(10).optional(),
   dunning_grace_days: z.number().int().min(0).max(90).optional(),
   dunning_final_action: z.enum(['suspend', 'cancel']).optional(),
