@@ -5,6 +5,7 @@ import type { Rampart } from '../src/app.js';
 import { billingTables, fromDb, SANDBOX_TEST_CARDS, type SandboxPsp } from '../src/billing/index.js';
 import { withTenant, type Tenant } from '../src/db/index.js';
 import type { Principal } from '../src/http/index.js';
+import { couponDiscount } from '../src/billing/invoices/index.js';
 import { bearerAuthenticator, testRampart } from './support/rampart.js';
 
 /**
@@ -159,6 +160,12 @@ describe('BI-3 settings that loosen a financial control', () => {
     }
     expect((await put({ max_discount_percent: '20', max_discount_amount: '1000' })).statusCode).toBe(200);
     expect((await put({ max_discount_amount: null })).statusCode).toBe(409);
+  });
+
+  it('BI-3 a coupon made under a looser cap is re-capped on every invoice (renewals included)', () => {
+    const coupon = { active: true, percent_off_bp: 5000, amount_off: null, currency: null } as unknown as Parameters<typeof couponDiscount>[0];
+    expect(couponDiscount(coupon, 'EUR', null, 2000)).toEqual({ percentBasisPoints: 2000, cap: null });
+    expect(couponDiscount(coupon, 'EUR', 300n, 10_000)).toEqual({ percentBasisPoints: 5000, cap: 300n });
   });
 });
 
