@@ -1,5 +1,5 @@
 import { RampartError } from '../../core/index.js';
-import { createCreditNote, creditNoteSplit } from '../invoices/credit-note.js';
+import { createCreditNote, creditNoteSplit, paymentInFlight } from '../invoices/credit-note.js';
 import { outstanding } from '../invoices/outstanding.js';
 import { fromDb } from '../money/index.js';
 import { refundableOn, refundPayment } from '../refunds/refund-payment.js';
@@ -45,7 +45,7 @@ export async function prepareCreditLike(tx: Tx, input: CreditLikeInput): Promise
     case 'void': {
       const invoice = await lockInvoice(trx, input.invoiceId);
       if (invoice.status !== 'open') throw conflict('invoice_not_open', `only an open invoice can be ${input.kind === 'void' ? 'voided' : 'written off'}`);
-      if (input.kind === 'void' && fromDb(invoice.amount_paid) > 0n) throw conflict('invoice_not_voidable', 'a partly paid invoice cannot be voided; issue a credit note instead');
+      if (input.kind === 'void' && (fromDb(invoice.amount_paid) > 0n || (await paymentInFlight(trx, invoice.id)))) throw conflict('invoice_not_voidable', 'a paid, partly paid or being-paid invoice cannot be voided; issue a credit note instead');
       const amount = serverAmount(input.amount, outstanding(invoice));
       if (amount <= 0n) throw conflict('nothing_outstanding', 'nothing is owed on this invoice');
       return { ...base, customerId: invoice.customer_id, invoiceId: invoice.id, amount, currency: invoice.currency };
@@ -83,7 +83,7 @@ export async function applyApprovedCreditLike(tx: Tx, deps: BillingDeps, context
     case 'void': {
       const invoice = await lockInvoice(trx, request.invoice_id);
       if (invoice.status !== 'open' || outstanding(invoice) !== fromDb(request.amount)) throw conflict('invoice_changed', `the invoice is ${invoice.status} now, or what it owes changed since the request`);
-      if (request.kind === 'void' && fromDb(invoice.amount_paid) > 0n) throw conflict('invoice_not_voidable', 'the invoice was partly paid since the request');
+      if (request.kind === 'void' && (fromDb(invoice.amount_paid) > 0n || (await paymentInFlight(trx, invoice.id)))) throw conflict('invoice_not_voidable', 'the invoice was partly paid since the request');
       await trx.updateTable('billing_invoices').set({ status: request.kind === 'void' ? 'void' : 'uncollectible', closed_at: now }).where('id', '=', invoice.id).execute();
       return;
     }

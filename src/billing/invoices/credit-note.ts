@@ -26,6 +26,8 @@ export async function creditNoteSplit(trx: BillingTrx, invoice: InvoiceRow, requ
   const previous = await trx.selectFrom('billing_credit_notes').select('total').where('invoice_id', '=', invoice.id).execute();
   const creditable = fromDb(invoice.total) - sum(previous.map((p) => fromDb(p.total)));
   const dueRoom = invoice.status === 'open' ? outstanding(invoice) : 0n;
+  // A payment still in flight was sized on the old amount due; crediting under it would lose its excess.
+  if (dueRoom > 0n && (await paymentInFlight(trx, invoice.id))) throw new RampartError('conflict', { detail: 'a payment on this invoice is still in progress', extensions: { reason: 'payment_in_flight' } });
   const refunds = await trx.selectFrom('billing_payments').select('amount_refunded').where('invoice_id', '=', invoice.id).execute();
   const paid = fromDb(invoice.amount_paid) + fromDb(invoice.credit_applied);
   const balanceRoom = paid - sum(refunds.map((r) => fromDb(r.amount_refunded))) - fromDb(invoice.credited_to_balance);
@@ -37,6 +39,11 @@ export async function creditNoteSplit(trx: BillingTrx, invoice: InvoiceRow, requ
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
+
+export async function paymentInFlight(trx: BillingTrx, invoiceId: string): Promise<boolean> {
+  const pending = await trx.selectFrom('billing_payments').select('id').where('invoice_id', '=', invoiceId).where('status', 'in', ['pending', 'requires_action']).limit(1).execute();
+  return pending.length > 0;
+}
 
 export async function createCreditNote(tx: Tx, deps: BillingDeps, context: OperationContext, approval: CreditApproval): Promise<CreditNoteRow> {
   const trx = billingTables(tx);
