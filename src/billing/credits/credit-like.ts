@@ -91,7 +91,8 @@ export async function applyApprovedCreditLike(tx: Tx, deps: BillingDeps, context
       await createCreditNote(tx, deps, context, approval);
       return;
     case 'refund':
-      await refundPayment(tx, deps, context, { paymentId: request.payment_id!, amount: fromDb(request.amount), justification: request.justification }, approval);
+      if (!request.payment_id) throw conflict('approval_mismatch', 'a refund request without a payment');
+      await refundPayment(tx, deps, context, { paymentId: request.payment_id, amount: fromDb(request.amount), justification: request.justification }, approval);
       return;
   }
 }

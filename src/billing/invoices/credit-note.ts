@@ -48,7 +48,8 @@ export async function paymentInFlight(trx: BillingTrx, invoiceId: string): Promi
 export async function createCreditNote(tx: Tx, deps: BillingDeps, context: OperationContext, approval: CreditApproval): Promise<CreditNoteRow> {
   const trx = billingTables(tx);
   const { request } = approval;
-  const invoice = await trx.selectFrom('billing_invoices').selectAll().where('id', '=', request.invoice_id!).forUpdate().executeTakeFirstOrThrow();
+  const invoice = request.invoice_id ? await trx.selectFrom('billing_invoices').selectAll().where('id', '=', request.invoice_id).forUpdate().executeTakeFirst() : undefined;
+  if (request.kind !== 'credit_note' || !invoice) throw new RampartError('conflict', { detail: 'the approval is not for a credit note on this invoice', extensions: { reason: 'approval_mismatch' } });
   const amount = fromDb(request.amount);
   const split = await creditNoteSplit(trx, invoice, amount);
   const total = fromDb(invoice.total);
