@@ -242,20 +242,29 @@ describe('refunds', () => {
     expect((await post('fin1', `/api/v1/billing/payments/${paymentId}/refunds`, { amount: '100' }, key())).statusCode).toBe(400);
   });
 
+  /** Refunds above the tenant threshold (0 by default) are credit-like: requested, then approved by a second person (BI-3). */
+  const refund = async (payment: string, body: object) => {
+    const requested = await post('fin1', `/api/v1/billing/payments/${payment}/refunds`, body, key());
+    if (requested.statusCode !== 202) return requested;
+    return post('fin2', `/api/v1/billing/credits/${requested.json().id}/approve`, { justification: 'checked the refund request' });
+  };
+
   it('BI-5 partial refunds up to the captured total, never beyond', async () => {
-    for (const amount of ['1000', '1000']) expect((await post('fin1', `/api/v1/billing/payments/${paymentId}/refunds`, { amount, justification: 'partial goodwill refund' }, key())).statusCode).toBe(201);
+    for (const amount of ['1000', '1000']) expect((await refund(paymentId, { amount, justification: 'partial goodwill refund' })).statusCode).toBe(200);
     const over = await post('fin1', `/api/v1/billing/payments/${paymentId}/refunds`, { amount: '381', justification: 'one cent too many here' }, key());
     expect(over.statusCode).toBe(409);
     expect(over.json()).toMatchObject({ reason: 'refund_exceeds_capture', refundable: '380' });
-    expect((await post('fin1', `/api/v1/billing/payments/${paymentId}/refunds`, { amount: '380', justification: 'the rest of the payment' }, key())).statusCode).toBe(201);
+    expect((await refund(paymentId, { amount: '380', justification: 'the rest of the payment' })).statusCode).toBe(200);
     const events = (await call('fin1', { method: 'GET', url: `/api/v1/audit/events?action=billing.refund.created&target_id=${paymentId}` }));
     expect(events.statusCode === 200 || events.statusCode === 403).toBe(true);
   });
 
   it('BI-3 a concurrent double refund: one succeeds, one is refused', async () => {
     const { payment } = (await post('fin1', '/api/v1/billing/subscriptions', { customer_id: customerDe, price_id: monthly, quantity: '1' }, key())).json();
-    const both = await Promise.all([1, 2].map(() => post('fin1', `/api/v1/billing/payments/${payment.id}/refunds`, { justification: 'duplicate charge, full refund' }, key())));
-    expect(both.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+    const requests = await Promise.all([1, 2].map(() => post('fin1', `/api/v1/billing/payments/${payment.id}/refunds`, { justification: 'duplicate charge, full refund' }, key())));
+    expect(requests.map((r) => r.statusCode)).toEqual([202, 202]);
+    const both = await Promise.all(requests.map((r) => post('fin2', `/api/v1/billing/credits/${r.json().id}/approve`, { justification: 'checked the refund request' })));
+    expect(both.map((r) => r.statusCode).sort()).toEqual([200, 409]);
     const refunds = await withTenant(rampart.db, { tenantId: acme.id, actor: { type: 'system', id: 'test' } }, (tx) => billingTables(tx).selectFrom('billing_refunds').selectAll().where('payment_id', '=', payment.id).execute());
     expect(refunds).toHaveLength(1);
     expect(refunds[0]!.amount).toBe(1190n);
@@ -332,15 +341,19 @@ describe('invoices: gapless numbering, frozen once final, credit notes', () => {
     await expect(withTenant(rampart.db, context, (tx) => billingTables(tx).updateTable('billing_invoice_lines').set({ description: 'changed' }).execute())).rejects.toThrow();
   });
 
-  it('a full credit note mirrors the invoice; partial ones never exceed it', async () => {
-    const invoices = (await call('fin1', { method: 'GET', url: '/api/v1/billing/invoices?limit=200' })).json().items;
-    const paid = invoices.find((i: { status: string; total: string }) => i.status === 'paid' && i.total === '2380');
-    const partial = await post('fin1', `/api/v1/billing/invoices/${paid.id}/credit-notes`, { amount: '1190', justification: 'half the seats were unused' }, key());
-    expect(partial.statusCode).toBe(201);
-    expect(partial.json()).toMatchObject({ total: '1190', tax_total: '190', taxable_total: '1000', number: '1' });
-    const rest = await post('fin1', `/api/v1/billing/invoices/${paid.id}/credit-notes`, { justification: 'credit the rest as well' }, key());
-    expect(rest.json()).toMatchObject({ total: '1190', number: '2' });
-    expect((await post('fin1', `/api/v1/billing/invoices/${paid.id}/credit-notes`, { amount: '1', justification: 'one more cent please' }, key())).statusCode).toBe(409);
+  it('a full credit note mirrors the invoice; partial ones never exceed it (BI-3: each approved by a second person)', async () => {
+    const { invoice } = (await post('fin1', '/api/v1/billing/subscriptions', { customer_id: customerDe, price_id: premium, quantity: '1' }, key())).json();
+    const credit = async (body: object) => {
+      const requested = await post('fin1', `/api/v1/billing/invoices/${invoice.id}/credit-notes`, body, key());
+      expect(requested.statusCode).toBe(202);
+      expect((await post('fin2', `/api/v1/billing/credits/${requested.json().id}/approve`, { justification: 'checked the credit note' })).statusCode).toBe(200);
+      return withTenant(rampart.db, { tenantId: acme.id, actor: { type: 'system', id: 'test' } }, (tx) => billingTables(tx).selectFrom('billing_credit_notes').selectAll().where('invoice_id', '=', invoice.id).orderBy('number', 'desc').executeTakeFirstOrThrow());
+    };
+    const partial = await credit({ amount: '1190', justification: 'half the seats were unused' });
+    expect(partial).toMatchObject({ total: 1190n, tax_total: 190n, taxable_total: 1000n });
+    const rest = await credit({ justification: 'credit the rest as well' });
+    expect(rest).toMatchObject({ total: 1190n, number: partial.number + 1n });
+    expect((await post('fin1', `/api/v1/billing/invoices/${invoice.id}/credit-notes`, { amount: '1', justification: 'one more cent please' }, key())).statusCode).toBe(409);
   });
 });
 

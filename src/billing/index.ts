@@ -15,8 +15,10 @@ export { addInterval, prorate, renewSubscription, createSubscription, changeSubs
 export { createDraftInvoice, finalizeInvoice, collectInvoice, createCreditNote, type FinalizeHooks, type LineSpec } from './invoices/index.js';
 export { refundPayment } from './refunds/refund-payment.js';
 export { requestCredit, decideCredit, expireCreditRequests } from './credits/credit-requests.js';
+export { applyApprovedCreditLike, prepareCreditLike, type CreditLikeInput } from './credits/credit-like.js';
+export type { CreditApproval } from './credits/approval.js';
 export { createProduct, createPrice, createCoupon } from './catalog/operations.js';
 export { createCustomer, updateCustomer, setPaymentMethod } from './customers/operations.js';
 export { seedDemoCatalog } from './operations/seed-demo.js';
-export { verifyNumbering, voidInvoice, type NumberingProblem, type NumberingReport, type SeriesReport } from './operations/index.js';
-export { billingTables, SYSTEM_ACTOR, type BillingDeps, type BillingTables, type OperationContext } from './types.js';
+export { verifyNumbering, voidInvoice, voidOrRequest, type NumberingProblem, type NumberingReport, type SeriesReport } from './operations/index.js';
+export { billingTables, CREDIT_LIKE_KINDS, SYSTEM_ACTOR, type BillingDeps, type BillingTables, type CreditLikeKind, type OperationContext } from './types.js';

@@ -5,10 +5,10 @@ import { createCoupon, createPrice, createProduct, priceView } from './catalog/o
 import { createCustomer, customerView, setPaymentMethod, updateCustomer } from './customers/operations.js';
 import { decideCredit, requestCredit } from './credits/credit-requests.js';
 import { idempotent, requireIdempotencyKey } from './idempotency/store.js';
-import { collectInvoice, createCreditNote, finalizeInvoice } from './invoices/index.js';
-import { createOneOffInvoice, ingestUsage, invoiceView, updateSettings, voidInvoice } from './operations/index.js';
+import { collectInvoice, finalizeInvoice, outstanding } from './invoices/index.js';
+import { createOneOffInvoice, ingestUsage, invoiceView, updateSettings, voidOrRequest } from './operations/index.js';
 import { refusePan } from './psp/pan.js';
-import { refundPayment } from './refunds/refund-payment.js';
+import { refundOrRequest } from './refunds/refund-or-request.js';
 import * as s from './schemas.js';
 import { getSettings, loadCustomer } from './store.js';
 import { cancelSubscription, changeSubscription, createSubscription, pauseSubscription, previewChange, resumeSubscription } from './subscriptions/index.js';
@@ -40,10 +40,13 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
   const tx = <T>(principal: Principal, fn: (trx: Tx) => Promise<T>, readOnly = false) => withCaller(db, principal, fn, { readOnly });
 
   /** Runs `fn` once per Idempotency-Key, in the request's transaction, and replays the stored answer. */
-  async function once(request: FastifyRequest, reply: FastifyReply, principal: Principal, scope: string, fn: (trx: Tx) => Promise<unknown>, status = 200) {
+  async function once<T>(request: FastifyRequest, reply: FastifyReply, principal: Principal, scope: string, fn: (trx: Tx) => Promise<T>, status: number | ((body: T) => number) = 200) {
     const key = requireIdempotencyKey(request.headers['idempotency-key']);
     const result = await tx(principal, (trx) =>
-      idempotent(billingTables(trx), { tenantId: principal.tenantId, key, scope, body: { params: request.params ?? null, body: request.body ?? null }, now: deps.clock.now() }, async () => ({ status, body: await fn(trx) })),
+      idempotent(billingTables(trx), { tenantId: principal.tenantId, key, scope, body: { params: request.params ?? null, body: request.body ?? null }, now: deps.clock.now() }, async () => {
+        const body = await fn(trx);
+        return { status: typeof status === 'number' ? status : status(body), body };
+      }),
     );
     reply.code(result.status);
     if (result.replayed) reply.header('idempotent-replayed', 'true');
@@ -308,7 +311,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
           const invoice = await billingTables(trx).selectFrom('billing_invoices').selectAll().where('id', '=', params.id).forUpdate().executeTakeFirst();
           if (!invoice) throw new RampartError('not_found', { detail: 'no such invoice' });
           if (invoice.status !== 'open') throw new RampartError('conflict', { detail: `the invoice is ${invoice.status}`, extensions: { reason: 'invoice_not_open' } });
-          const remaining = BigInt(invoice.amount_due) - BigInt(invoice.amount_paid);
+          const remaining = outstanding(invoice);
           if (body.amount !== undefined && body.amount !== remaining) throw new RampartError('conflict', { detail: 'the amount does not match the amount due', extensions: { reason: 'amount_mismatch', computed_amount: remaining.toString() } });
           const payment = await collectInvoice(trx, deps, contextOf(principal, request), invoice, `manual:${invoice.id}:${uuidv7()}`);
           return { payment, invoice: await billingTables(trx).selectFrom('billing_invoices').selectAll().where('id', '=', invoice.id).executeTakeFirstOrThrow() };
@@ -317,20 +320,25 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/invoices/:id/void',
-      auth: { action: 'void', resource: 'billing_invoice', justify: true },
-      summary: 'Void an unpaid open invoice',
+      auth: { action: 'void', resource: 'billing_invoice', justify: true, fresh: STEP_UP },
+      summary: 'Void an unpaid open invoice: at once if a same-day unsent correction (200), else a write-off request a second person approves (202)',
       params: s.idParams,
       body: s.justifiedBody,
-      handler: async ({ principal, request, params, body }) => tx(principal, (trx) => voidInvoice(trx, deps, contextOf(principal, request), params.id, body.justification)),
+      handler: async ({ principal, request, reply, params, body }) => {
+        const result = await tx(principal, (trx) => voidOrRequest(trx, deps, contextOf(principal, request), params.id, body.justification));
+        if (result.request) reply.code(202);
+        return result.invoice ?? result.request;
+      },
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/invoices/:id/credit-notes',
-      auth: { action: 'credit', resource: 'billing_invoice', justify: true },
-      summary: 'Issue a credit note (full or partial); the invoice itself never changes (Idempotency-Key required)',
+      auth: { action: 'credit', resource: 'billing_invoice', justify: true, fresh: STEP_UP },
+      summary: 'Request a credit note (full or partial); issued when a second person approves (Idempotency-Key required)',
       params: s.idParams,
       body: s.creditNoteBody,
-      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal, `invoice.credit:${params.id}`, (trx) => createCreditNote(trx, deps, contextOf(principal, request), { invoiceId: params.id, amount: body.amount ?? null, reason: body.justification }), 201),
+      handler: async ({ principal, request, reply, params, body }) =>
+        once(request, reply, principal, `invoice.credit:${params.id}`, (trx) => requestCredit(trx, deps, contextOf(principal, request), { kind: 'credit_note', invoiceId: params.id, amount: body.amount ?? null, justification: body.justification }), 202),
     }),
     defineRoute({ method: 'GET', url: '/api/v1/billing/credit-notes', auth: { action: 'list', resource: 'billing_invoice' }, summary: 'Credit notes', query: s.listQuery, handler: async ({ principal, query }) => ({ items: await list('billing_credit_notes', principal, query.limit) }) }),
 
@@ -340,10 +348,13 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
       method: 'POST',
       url: '/api/v1/billing/payments/:id/refunds',
       auth: { action: 'refund', resource: 'billing_payment', justify: true, fresh: STEP_UP },
-      summary: 'Refund all or part of a captured payment; step-up and justification required (Idempotency-Key required)',
+      summary: 'Refund a captured payment up to the approval threshold (201); above it, a request a second person approves (202) (Idempotency-Key required)',
       params: s.idParams,
       body: s.refundBody,
-      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal, `payment.refund:${params.id}`, (trx) => refundPayment(trx, deps, contextOf(principal, request), { paymentId: params.id, amount: body.amount ?? null, justification: body.justification }), 201),
+      handler: async ({ principal, request, reply, params, body }) => once(request, reply, principal, `payment.refund:${params.id}`, async (trx) => {
+          const result = await refundOrRequest(trx, deps, contextOf(principal, request), { paymentId: params.id, amount: body.amount ?? null, justification: body.justification });
+          return result.refund ?? result.request;
+        }, (body) => ('payment_id' in body && 'kind' in body ? 202 : 201)),
     }),
 
     // Credits and write-offs (two people)
@@ -351,8 +362,8 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/billing/credits',
-      auth: { action: 'request', resource: 'billing_credit', justify: true },
-      summary: 'Request a credit or write-off; a second person must approve it (Idempotency-Key required)',
+      auth: { action: 'request', resource: 'billing_credit', justify: true, fresh: STEP_UP },
+      summary: 'Request a credit-like operation (credit, write-off, credit note, void, refund); a second person must approve it (Idempotency-Key required)',
       body: s.creditRequestBody,
       handler: async ({ principal, request, reply, body }) =>
         once(
@@ -365,6 +376,7 @@ export function billingRoutes(deps: BillingDeps): RouteDefinition[] {
               kind: body.kind,
               ...(body.customer_id ? { customerId: body.customer_id } : {}),
               ...(body.invoice_id ? { invoiceId: body.invoice_id } : {}),
+              ...(body.payment_id ? { paymentId: body.payment_id } : {}),
               amount: body.amount ?? null,
               ...(body.currency ? { currency: body.currency } : {}),
               justification: body.justification,

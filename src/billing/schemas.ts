@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCurrency } from './money/index.js';
+import { CREDIT_LIKE_KINDS } from './types.js';
 
 /**
  * Request schemas of the billing API. Amounts are minor units as strings of digits (JSON numbers
@@ -93,9 +94,10 @@ export const justifiedBody = z.strictObject({ justification });
 export const creditNoteBody = z.strictObject({ amount: positiveMinor.nullish(), justification });
 export const refundBody = z.strictObject({ amount: positiveMinor.nullish(), justification });
 export const creditRequestBody = z.strictObject({
-  kind: z.enum(['credit', 'write_off']),
+  kind: z.enum(CREDIT_LIKE_KINDS),
   customer_id: z.uuid().optional(),
   invoice_id: z.uuid().optional(),
+  payment_id: z.uuid().optional(),
   amount: positiveMinor.nullish(),
   currency: currency.optional(),
   justification,
@@ -111,6 +113,7 @@ export const settingsBody = z.strictObject({
   per_line_rounding: z.boolean().optional(),
   max_discount_percent: z.string().regex(/^(100|[1-9]?[0-9])(\.[0-9]{1,2})?$/).optional(),
   max_discount_amount: minor.nullish(),
+  refund_approval_threshold: minor.optional(),
   dunning_retry_days: z.array(z.number().int().min(1).max(60)).min(1).max(10).optional(),
   dunning_grace_days: z.number().int().min(0).max(90).optional(),
   dunning_final_action: z.enum(['suspend', 'cancel']).optional(),

@@ -27,6 +27,7 @@ export const DEFAULT_SETTINGS = (tenantId: string): Settings => ({
   dunning_grace_days: 3,
   dunning_final_action: 'suspend',
   credit_request_ttl_hours: 72,
+  refund_approval_threshold: 0n,
 });
 
 export async function getSettings(trx: BillingTrx, tenantId: string): Promise<Settings> {

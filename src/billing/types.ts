@@ -29,6 +29,7 @@ export type SettingsTable = {
   dunning_grace_days: number;
   dunning_final_action: 'suspend' | 'cancel';
   credit_request_ttl_hours: number;
+  refund_approval_threshold: Int8;
   updated_at: Timestamp;
 };
 
@@ -129,6 +130,8 @@ export type InvoiceTable = {
   credit_applied: Int8;
   amount_due: Int8;
   amount_paid: Int8;
+  amount_credited: Int8;
+  credited_to_balance: Int8;
   tax_breakdown: Json;
   buyer: Json;
   seller: Json;
@@ -212,12 +215,17 @@ export type RefundTable = {
   created_at: Timestamp;
 };
 
+/** BI-3: every operation that lets a customer spend more or owe less without a payment. */
+export const CREDIT_LIKE_KINDS = ['credit', 'write_off', 'credit_note', 'void', 'refund'] as const;
+export type CreditLikeKind = (typeof CREDIT_LIKE_KINDS)[number];
+
 export type CreditRequestTable = {
   tenant_id: string;
   id: string;
-  kind: 'credit' | 'write_off';
+  kind: CreditLikeKind;
   customer_id: string;
   invoice_id: string | null;
+  payment_id: string | null;
   amount: Int8;
   currency: string;
   justification: string;

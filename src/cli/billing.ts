@@ -183,7 +183,7 @@ export function registerBillingCommands(program: Command, ctx: BillingCliContext
 
   billing
     .command('void <invoice-id>')
-    .description('void an open, unpaid invoice (it keeps its number); audited with the justification')
+    .description('void a same-day, never-sent, never-charged open invoice (a correction; it keeps its number); any other void is a write-off a second person approves through the API (BI-3)')
     .requiredOption('--tenant <slug>', 'tenant slug')
     .requiredOption('--justification <text>', 'why (at least 10 characters; recorded in the audit log)')
     .action(

@@ -36,6 +36,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL: billing under real concurrency', () =
     rampart = await createRampart({ config: testConfig({ database: { url } }), env: {}, authenticate: (request) => bearerAuthenticator(principals)(request) });
     acme = await rampart.createTenant({ slug: 'acme', name: 'Acme' });
     principals.fin = { type: 'user', id: 'fin-1', tenantId: acme.id, roles: ['finance'], ...fresh() };
+    principals.fin2 = { type: 'user', id: 'fin-2', tenantId: acme.id, roles: ['finance'], ...fresh() };
   }, 120_000);
   afterAll(async () => {
     await rampart?.close();
@@ -137,20 +138,27 @@ describe.skipIf(!hasPostgres)('PostgreSQL: billing under real concurrency', () =
         payment: await billingTables(tx).selectFrom('billing_payments').selectAll().where('id', '=', paymentId).executeTakeFirstOrThrow(),
       }));
 
-    // Two full refunds at once (a double click, two operators).
+    // Refunds above the threshold (0 by default) are requested by one person and approved by another (BI-3).
+    const refundAll = async (paymentId: string, count: number, body: object) => {
+      const requests = await Promise.all(Array.from({ length: count }, () => post('fin', `/api/v1/billing/payments/${paymentId}/refunds`, body, key())));
+      expect(requests.map((r) => r.statusCode)).toEqual(requests.map(() => 202));
+      return Promise.all(requests.map((r) => post('fin2', `/api/v1/billing/credits/${r.json().id}/approve`, { justification: 'checked the refund request' })));
+    };
+
+    // Two full refunds approved at once (a double click, two operators).
     const full = (await post('fin', '/api/v1/billing/subscriptions', { customer_id: customer.id, price_id: price }, key())).json().payment;
     expect(full).toMatchObject({ status: 'succeeded', amount: '2975' });
-    const both = await Promise.all([1, 2].map(() => post('fin', `/api/v1/billing/payments/${full.id}/refunds`, { justification: 'duplicate charge, refund it' }, key())));
-    expect(both.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+    const both = await refundAll(full.id, 2, { justification: 'duplicate charge, refund it' });
+    expect(both.map((r) => r.statusCode).sort()).toEqual([200, 409]);
     expect(both.find((r) => r.statusCode === 409)!.json()).toMatchObject({ reason: 'refund_exceeds_capture', refundable: '0' });
     const afterFull = await refundsOf(full.id);
     expect(afterFull.rows.map((r) => r.amount)).toEqual([2975n]);
     expect(afterFull.payment.amount_refunded).toBe(2975n);
 
-    // Ten partial refunds of 1000 at once against 2975 captured: exactly two fit.
+    // Ten partial refunds of 1000 approved at once against 2975 captured: exactly two fit.
     const partial = (await post('fin', '/api/v1/billing/subscriptions', { customer_id: customer.id, price_id: price }, key())).json().payment;
-    const many = await Promise.all(Array.from({ length: 10 }, () => post('fin', `/api/v1/billing/payments/${partial.id}/refunds`, { amount: '1000', justification: 'partial goodwill refund' }, key())));
-    expect(many.filter((r) => r.statusCode === 201)).toHaveLength(2);
+    const many = await refundAll(partial.id, 10, { amount: '1000', justification: 'partial goodwill refund' });
+    expect(many.filter((r) => r.statusCode === 200)).toHaveLength(2);
     expect(many.filter((r) => r.statusCode === 409)).toHaveLength(8);
     const afterPartial = await refundsOf(partial.id);
     expect(afterPartial.rows).toHaveLength(2);

@@ -2,44 +2,24 @@ import { RampartError, uuidv7 } from '../../core/index.js';
 import { actorId } from '../../db/index.js';
 import { fromDb } from '../money/index.js';
 import { getSettings } from '../store.js';
+import { mintApproval } from './approval.js';
+import { applyApprovedCreditLike, prepareCreditLike, type CreditLikeInput } from './credit-like.js';
 import { billingTables, type BillingDeps, type CreditRequestRow, type OperationContext, type Tx } from '../types.js';
 
 /**
- * Credits and write-offs need two people (BI-3): one requests (with a justification), a second
- * person holding the approve permission approves, and only then is it applied. The requester can
+ * Every credit-like operation (BI-3: credit, write-off, credit note, void, refund above the
+ * threshold; see credit-like.ts) needs two people: one requests (with a justification and a fresh
+ * step-up), a second person holding the approve permission approves (step-up again), and only
+ * then is it applied, exactly once. The requester can
  * never approve their own request: checked here and again by a CHECK constraint in the database.
  * Unapproved requests expire (tenant setting, default 72 h). Every step is audited.
- *
- * - credit: adds to the customer's balance, consumed by the next invoices;
- * - write_off: the open invoice's remaining amount is written off (invoice -> uncollectible).
  */
 
 const forbiddenSelfApproval = () => new RampartError('forbidden', { detail: 'the requester cannot approve their own credit or write-off; a second person must', extensions: { reason: 'self_approval' } });
 
-export async function requestCredit(
-  tx: Tx,
-  deps: BillingDeps,
-  context: OperationContext,
-  input: { kind: 'credit' | 'write_off'; customerId?: string; invoiceId?: string; amount?: bigint | null; currency?: string; justification: string },
-): Promise<CreditRequestRow> {
+export async function requestCredit(tx: Tx, deps: BillingDeps, context: OperationContext, input: CreditLikeInput & { justification: string }): Promise<CreditRequestRow> {
   const trx = billingTables(tx);
-  let customerId = input.customerId;
-  let amount = input.amount ?? null;
-  let currency = input.currency;
-  if (input.kind === 'write_off') {
-    const invoice = input.invoiceId ? await trx.selectFrom('billing_invoices').selectAll().where('id', '=', input.invoiceId).executeTakeFirst() : undefined;
-    if (!invoice) throw new RampartError('not_found', { detail: 'no such invoice' });
-    if (invoice.status !== 'open') throw new RampartError('conflict', { detail: 'only an open invoice can be written off', extensions: { reason: 'invoice_not_open' } });
-    const remaining = fromDb(invoice.amount_due) - fromDb(invoice.amount_paid);
-    // BI-3: the amount is the server's; a different client figure is refused.
-    if (amount !== null && amount !== remaining) throw new RampartError('conflict', { detail: 'the amount does not match the invoice’s remaining amount', extensions: { reason: 'amount_mismatch', computed_amount: remaining.toString() } });
-    amount = remaining;
-    customerId = invoice.customer_id;
-    currency = invoice.currency;
-  }
-  if (!customerId || amount === null || amount <= 0n || !currency) throw new RampartError('validation_failed', { detail: 'a credit needs a customer, a positive amount and a currency', issues: [{ pointer: '/amount', message: 'a positive amount in minor units' }] });
-  const customer = await trx.selectFrom('billing_customers').select('id').where('id', '=', customerId).executeTakeFirst();
-  if (!customer) throw new RampartError('not_found', { detail: 'no such customer' });
+  const { kind, customerId, invoiceId, paymentId, amount, currency } = await prepareCreditLike(tx, input);
   const settings = await getSettings(trx, context.tenantId);
   const now = deps.clock.now();
   const request = await trx
@@ -47,9 +27,10 @@ export async function requestCredit(
     .values({
       tenant_id: context.tenantId,
       id: uuidv7(now.getTime()),
-      kind: input.kind,
+      kind,
       customer_id: customerId,
-      invoice_id: input.kind === 'write_off' ? (input.invoiceId ?? null) : null,
+      invoice_id: invoiceId,
+      payment_id: paymentId,
       amount,
       currency,
       justification: input.justification,
@@ -60,7 +41,7 @@ export async function requestCredit(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  await deps.audit.record(tx, { tenantId: context.tenantId, actor: context.actor, action: `billing.${input.kind}.requested`, target: { type: 'billing_credit_request', id: request.id }, diff: { amount: { after: amount.toString() }, currency: { after: currency } }, justification: input.justification, ...(context.request ? { context: context.request } : {}) });
+  await deps.audit.record(tx, { tenantId: context.tenantId, actor: context.actor, action: `billing.${kind}.requested`, target: { type: 'billing_credit_request', id: request.id }, diff: { amount: { after: amount.toString() }, currency: { after: currency }, ...(invoiceId ? { invoice: { after: invoiceId } } : {}), ...(paymentId ? { payment: { after: paymentId } } : {}) }, justification: input.justification, ...(context.request ? { context: context.request } : {}) });
   return request;
 }
 
@@ -76,7 +57,8 @@ export async function decideCredit(tx: Tx, deps: BillingDeps, context: Operation
     throw new RampartError('conflict', { detail: 'the request expired before it was approved', extensions: { reason: 'credit_request_expired' } });
   }
   if (request.status !== 'pending') throw new RampartError('conflict', { detail: `the request is ${request.status}`, extensions: { reason: 'credit_request_decided' } });
-  if (input.approve) await apply(tx, deps, request);
+  // The row lock above serialises concurrent approvals: the second one sees `applied` and is refused.
+  if (input.approve) await applyApprovedCreditLike(tx, deps, context, mintApproval(request, decider));
   const decided = await trx
     .updateTable('billing_credit_requests')
     .set({ status: input.approve ? 'applied' : 'rejected', decided_by: decider, decided_at: now })
@@ -93,21 +75,6 @@ export async function decideCredit(tx: Tx, deps: BillingDeps, context: Operation
     ...(context.request ? { context: context.request } : {}),
   });
   return decided;
-}
-
-async function apply(tx: Tx, deps: BillingDeps, request: CreditRequestRow): Promise<void> {
-  const trx = billingTables(tx);
-  const now = deps.clock.now();
-  if (request.kind === 'write_off') {
-    const invoice = await trx.selectFrom('billing_invoices').selectAll().where('id', '=', request.invoice_id!).forUpdate().executeTakeFirstOrThrow();
-    if (invoice.status !== 'open') throw new RampartError('conflict', { detail: `the invoice is ${invoice.status} now`, extensions: { reason: 'invoice_not_open' } });
-    await trx.updateTable('billing_invoices').set({ status: 'uncollectible', closed_at: now }).where('id', '=', invoice.id).execute();
-    return;
-  }
-  const customer = await trx.selectFrom('billing_customers').selectAll().where('id', '=', request.customer_id).forUpdate().executeTakeFirstOrThrow();
-  const balance = fromDb(customer.balance);
-  if (balance > 0n && customer.balance_currency !== request.currency) throw new RampartError('conflict', { detail: 'the customer holds credit in another currency', extensions: { reason: 'balance_currency' } });
-  await trx.updateTable('billing_customers').set({ balance: balance + fromDb(request.amount), balance_currency: request.currency, updated_at: now }).where('id', '=', customer.id).execute();
 }
 
 async function expire(tx: Tx, deps: BillingDeps, context: OperationContext, request: CreditRequestRow): Promise<void> {

@@ -25,9 +25,10 @@ export type LineSpec = {
   periodEnd?: Date | null;
 };
 
-export function couponDiscount(coupon: CouponRow | null | undefined, currency: string, cap: bigint | null): Discount | null {
+/** The coupon's discount under today's caps: a coupon made under a looser policy is re-capped on every invoice (BI-3). */
+export function couponDiscount(coupon: CouponRow | null | undefined, currency: string, cap: bigint | null, maxPercentBasisPoints: number): Discount | null {
   if (!coupon || !coupon.active) return null;
-  if (coupon.percent_off_bp !== null) return { percentBasisPoints: coupon.percent_off_bp, cap };
+  if (coupon.percent_off_bp !== null) return { percentBasisPoints: Math.min(coupon.percent_off_bp, maxPercentBasisPoints), cap };
   if (coupon.amount_off !== null && coupon.currency === currency) return { amountOff: fromDb(coupon.amount_off), cap };
   return null;
 }
@@ -48,7 +49,7 @@ export async function createDraftInvoice(
     nonEuRates: settings.non_eu_rates,
     ossDestination: settings.oss_destination,
   });
-  const discount = couponDiscount(input.coupon, input.currency, settings.max_discount_amount);
+  const discount = couponDiscount(input.coupon, input.currency, settings.max_discount_amount, settings.max_discount_percent_bp);
   const document = computeDocument({
     lines: input.lines.map((line) => ({ amount: line.amount, taxBehavior: line.taxBehavior, category: vat.category, rate: vat.rate, discountable: line.discountable ?? !line.proration })),
     discount,

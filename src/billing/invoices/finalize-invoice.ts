@@ -42,6 +42,9 @@ export async function finalizeInvoice(tx: Transaction<Schema>, deps: BillingDeps
   if (balance > 0n && customer.balance_currency === invoice.currency && total > 0n) credit = balance < total ? balance : total;
   balance -= credit;
   if (total < 0n) {
+    // BI-3: unused time is credited only for a period that was paid for; otherwise the credit
+    // would be value the customer never paid (pause/cancel a past-due subscription, repeat).
+    if (invoice.subscription_id && (await subscriptionOwes(trx, invoice.subscription_id))) throw new RampartError('conflict', { detail: 'the subscription has unpaid invoices; a credit for unused time needs them paid first', extensions: { reason: 'subscription_unpaid' } });
     if (balance > 0n && customer.balance_currency !== invoice.currency) throw new RampartError('conflict', { detail: 'the customer holds credit in another currency', extensions: { reason: 'balance_currency' } });
     balance += -total;
   }
@@ -69,4 +72,10 @@ export async function finalizeInvoice(tx: Transaction<Schema>, deps: BillingDeps
     ...(context.request ? { context: context.request } : {}),
   });
   return finalized;
+}
+
+/** Whether any finalized invoice of the subscription is still unpaid (open) or was written off. */
+export async function subscriptionOwes(trx: BillingTrx, subscriptionId: string): Promise<boolean> {
+  const unpaid = await trx.selectFrom('billing_invoices').select('id').where('subscription_id', '=', subscriptionId).where('status', 'in', ['open', 'uncollectible']).limit(1).execute();
+  return unpaid.length > 0;
 }

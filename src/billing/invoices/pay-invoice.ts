@@ -1,4 +1,5 @@
 import { RampartError, uuidv7 } from '../../core/index.js';
+import { outstanding } from './outstanding.js';
 import { fromDb } from '../money/index.js';
 import { billingTables, type BillingDeps, type InvoiceRow, type OperationContext, type PaymentRow, type PaymentStatus, type Tx } from '../types.js';
 
@@ -12,7 +13,7 @@ import { billingTables, type BillingDeps, type InvoiceRow, type OperationContext
 
 export async function collectInvoice(tx: Tx, deps: BillingDeps, context: OperationContext, invoice: InvoiceRow, attemptKey: string): Promise<PaymentRow | null> {
   const trx = billingTables(tx);
-  const remaining = fromDb(invoice.amount_due) - fromDb(invoice.amount_paid);
+  const remaining = outstanding(invoice);
   if (invoice.status !== 'open' || remaining <= 0n) return null;
   const customer = await trx.selectFrom('billing_customers').selectAll().where('id', '=', invoice.customer_id).executeTakeFirstOrThrow();
   const now = deps.clock.now();
@@ -71,7 +72,7 @@ export async function applyPaymentOutcome(
   const invoice = await trx.selectFrom('billing_invoices').selectAll().where('id', '=', payment.invoice_id).forUpdate().executeTakeFirstOrThrow();
   if (invoice.status === 'open' || invoice.status === 'uncollectible') {
     const paid = fromDb(invoice.amount_paid) + fromDb(payment.amount);
-    const due = fromDb(invoice.amount_due);
+    const due = fromDb(invoice.amount_due) - fromDb(invoice.amount_credited);
     const settled = paid >= due;
     await trx
       .updateTable('billing_invoices')

@@ -1,4 +1,4 @@
-import { safeJson } from '../money/index.js';
+import { fromDb, safeJson } from '../money/index.js';
 import { getSettings, type Settings } from '../store.js';
 import { isEu, isValidVatIdFormat, normalizeVatId } from '../tax/index.js';
 import { RampartError } from '../../core/index.js';
@@ -18,8 +18,24 @@ export type SettingsInput = {
   dunning_grace_days?: number | undefined;
   dunning_final_action?: 'suspend' | 'cancel' | undefined;
   credit_request_ttl_hours?: number | undefined;
+  refund_approval_threshold?: bigint | undefined;
   justification: string;
 };
+
+/**
+ * BI-3: a setting that loosens a financial control is itself credit-like. Raising the discount cap
+ * or the refund threshold is refused here (one person may only tighten them); raising them is a
+ * deliberate, audited change made outside the API until it gets its own approval request kind.
+ */
+function refuseLoosening(before: Settings, next: Settings): void {
+  const amountCap = (v: bigint | null) => v ?? (1n << 62n);
+  const loosened = [
+    next.max_discount_percent_bp > before.max_discount_percent_bp && 'max_discount_percent',
+    amountCap(next.max_discount_amount) > amountCap(before.max_discount_amount) && 'max_discount_amount',
+    fromDb(next.refund_approval_threshold) > fromDb(before.refund_approval_threshold) && 'refund_approval_threshold',
+  ].filter((k): k is string => typeof k === 'string');
+  if (loosened.length) throw new RampartError('conflict', { detail: `raising ${loosened.join(', ')} loosens a financial control; one person cannot do it`, extensions: { reason: 'approval_required', settings: loosened.join(',') } });
+}
 
 /**
  * Billing settings, justified and audited. A change of the bank details invoices show (where the
@@ -49,7 +65,9 @@ export async function updateSettings(tx: Tx, deps: BillingDeps, context: Operati
     ...(input.dunning_grace_days !== undefined ? { dunning_grace_days: input.dunning_grace_days } : {}),
     ...(input.dunning_final_action !== undefined ? { dunning_final_action: input.dunning_final_action } : {}),
     ...(input.credit_request_ttl_hours !== undefined ? { credit_request_ttl_hours: input.credit_request_ttl_hours } : {}),
+    ...(input.refund_approval_threshold !== undefined ? { refund_approval_threshold: input.refund_approval_threshold } : {}),
   };
+  refuseLoosening(before, next);
   const row = {
     seller_name: next.seller_name,
     seller_country: next.seller_country,
@@ -64,6 +82,7 @@ export async function updateSettings(tx: Tx, deps: BillingDeps, context: Operati
     dunning_grace_days: next.dunning_grace_days,
     dunning_final_action: next.dunning_final_action,
     credit_request_ttl_hours: next.credit_request_ttl_hours,
+    refund_approval_threshold: next.refund_approval_threshold,
     updated_at: deps.clock.now(),
   };
   await trx.insertInto('billing_settings').values({ tenant_id: context.tenantId, ...row }).onConflict((oc) => oc.column('tenant_id').doUpdateSet(row)).execute();

@@ -1,6 +1,6 @@
 import { RampartError } from '../../core/index.js';
 import { priceAmount } from '../catalog/pricing.js';
-import { collectInvoice, createDraftInvoice, finalizeInvoice, type LineSpec } from '../invoices/index.js';
+import { collectInvoice, createDraftInvoice, finalizeInvoice, subscriptionOwes, type LineSpec } from '../invoices/index.js';
 import { fromDb } from '../money/index.js';
 import { getSettings, loadCustomer, loadPrice, loadSubscription, priceModel } from '../store.js';
 import { computeDocument, decideVat } from '../tax/index.js';
@@ -96,6 +96,7 @@ export async function changeSubscription(tx: Tx, deps: BillingDeps, context: Ope
 async function creditUnusedTime(tx: Tx, deps: BillingDeps, context: OperationContext, subscription: SubscriptionRow, label: string): Promise<InvoiceRow | null> {
   if (subscription.status === 'trialing') return null;
   const trx = billingTables(tx);
+  if (await subscriptionOwes(trx, subscription.id)) return null;
   const price = await loadPrice(trx, subscription.price_id);
   const now = deps.clock.now();
   const p = prorate({ periodStart: subscription.current_period_start, periodEnd: subscription.current_period_end, at: now, oldAmount: periodAmount(price, fromDb(subscription.quantity)), newAmount: 0n });

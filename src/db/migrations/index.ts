@@ -10,6 +10,7 @@ import { appsMigration } from './0008_apps.js';
 import { billingMigration } from './0009_billing.js';
 import { oidcRevokedGrantsMigration } from './0010_oidc_revoked_grants.js';
 import { platformMigration } from './0011_platform.js';
+import { billingCreditLikeMigration } from './0012_billing_credit_like.js';
 
 /** Every migration, in version order. Modules append theirs as they land. */
-export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration, identityExtrasMigration, appsMigration, billingMigration, oidcRevokedGrantsMigration, platformMigration];
+export const migrations: readonly Migration[] = [coreMigration, auditMigration, authzMigration, identityMigration, passkeysMigration, oidcMigration, identityExtrasMigration, appsMigration, billingMigration, oidcRevokedGrantsMigration, platformMigration, billingCreditLikeMigration];
