@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, InjectOptions } from 'fastify';
 import { inject } from 'vitest';
 import { createRampart, type CreateRampartOptions, type Rampart } from '../../src/app.js';
 import { loadConfig, type RampartConfigInput } from '../../src/core/index.js';
@@ -50,7 +50,25 @@ export function testConfig(overrides: RampartConfigInput = {}) {
 /** A whole Rampart in memory: embedded database from the template, silent log, no listener. */
 export async function testRampart(options: Partial<CreateRampartOptions> & { configOverrides?: RampartConfigInput } = {}): Promise<Rampart> {
   const { configOverrides, ...rest } = options;
-  return createRampart({ config: testConfig(configOverrides), env: {}, loadDataDir: await templateDataDir(), ...rest });
+  const rampart = await createRampart({ config: testConfig(configOverrides), env: {}, loadDataDir: await templateDataDir(), ...rest });
+  addressPublicHost(rampart);
+  return rampart;
+}
+
+/**
+ * With a public URL configured, Rampart answers only for its host (421 otherwise). Requests a test
+ * injects address that host unless they name one themselves, as a browser on the public URL would.
+ */
+function addressPublicHost(rampart: Rampart): void {
+  const publicUrl = rampart.config.http.publicUrl;
+  if (!publicUrl) return;
+  const host = new URL(publicUrl).host;
+  const app = rampart.server.app;
+  const inject = app.inject.bind(app);
+  app.inject = ((options?: InjectOptions | string, callback?: unknown) => {
+    if (options === undefined || typeof options === 'string' || callback !== undefined) return (inject as (...args: unknown[]) => unknown)(options, callback);
+    return inject({ ...options, headers: { host, ...(options.headers ?? {}) } });
+  }) as typeof app.inject;
 }
 
 /** Authenticates `Authorization: Bearer <token>` against a fixed table of test principals. */
