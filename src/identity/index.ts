@@ -1,8 +1,8 @@
 /**
- * The identity module (controls ID-1 … ID-10). Built so far: credentials, throttling and the
- * bot challenge, accounts with invitations, password sign-in gated by mandatory MFA, TOTP and
- * recovery codes, passkeys (WebAuthn), server-side sessions with a `__Host-` cookie and their JSON
- * routes. The hosted login UI and the OIDC provider are still to come (see the identity issue).
+ * The identity module (controls ID-1 … ID-10): credentials, throttling and the bot challenge,
+ * accounts with invitations, password sign-in gated by mandatory MFA, TOTP and recovery codes,
+ * passkeys (WebAuthn), step-up, server-side sessions with a `__Host-` cookie, mail, the hosted
+ * login UI, and the OpenID Connect provider (oidc-provider on Rampart's tables).
  */
 export * from './credentials/index.js';
 export * from './throttle/index.js';
