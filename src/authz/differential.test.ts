@@ -172,7 +172,9 @@ describe('AZ-3 differential: compiled path vs Cedar', () => {
           }
         }
       }),
-      { numRuns: 200 },
+      // A fixed seed: the run must reach policies the compiler cannot read (asserted below), which an
+      // unseeded run misses now and then.
+      { numRuns: 200, seed: 20_261_208 },
     );
     expect(stats.customs).toBeGreaterThan(200);
     expect(stats.uncompilable).toBeGreaterThan(0);
