@@ -298,8 +298,7 @@ export async function createRampart(options: CreateRampartOptions): Promise<Ramp
       authenticateSession: sessions,
       // Platform resources never reach a tenant's policy set, nor an injected authorizer (DESIGN "Scopes").
       authorize: catalogueAuthorizer({ platform: platformAuthorizer(platform), tenant: appsAuthorizer(options.authorize ?? scopedAuthorizer(policyAuthorizer(authz))) }),
-      onDenied: (denial) =>
-        denials.record({ tenantId: denial.principal.tenantId, actor: actorOf(denial.principal), action: denial.action, resource: denial.resource, recordId: denial.recordId, route: denial.route, path: denial.path, status: denial.status, reason: denial.reason, context: requestContext(denial.request) }),
+      onDenied: ({ principal, request, ...facts }) => denials.record({ ...facts, tenantId: principal.tenantId, actor: actorOf(principal), context: requestContext(request) }),
       mounts: [(app) => oidc.mount(app), ...(billing ? [billing.mount] : [])],
       routes: [...routes, openApiRoute({ routes: [...routes, ...(billing ? billing.documentedMounts() : [])], version: VERSION, sessionCookie: SESSION_COOKIE })],
     });

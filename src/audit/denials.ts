@@ -2,6 +2,7 @@ import { systemClock, type Clock, type Logger } from '../core/index.js';
 import { actorId, withTenant, type Actor, type Database } from '../db/index.js';
 import type { AuditLog } from './log.js';
 import type { RequestContext } from './record.js';
+import type { DenialFacts } from '../http/index.js';
 
 /**
  * Denied attempts are evidence (AZ-2, MO-2). The HTTP pipeline reports every refusal it sends to
@@ -18,23 +19,8 @@ import type { RequestContext } from './record.js';
 export const DENIED_ACTION = 'authz.denied';
 export const SUPPRESSED_ACTION = 'authz.denied.suppressed';
 
-export type DeniedAttempt = {
-  tenantId: string;
-  actor: Actor;
-  /** The action and resource the route declares. */
-  action: string;
-  resource: string;
-  /** The record the request named (its `:id` path parameter), when there is one. */
-  recordId?: string | undefined;
-  /** The route pattern, e.g. `DELETE /api/v1/apps/:app/:resource/:id`. */
-  route: string;
-  /** The requested path without its query string. */
-  path: string;
-  status: 403 | 404;
-  /** The problem's catalogued `reason`, when it has one (e.g. `self_approval`). */
-  reason?: string | undefined;
-  context?: RequestContext;
-};
+/** A refusal as the audit log keeps it: the pipeline's facts (`http/routes.ts`), who and where. */
+export type DeniedAttempt = DenialFacts & { tenantId: string; actor: Actor; context?: RequestContext };
 
 export type DenialRecorder = {
   record(attempt: DeniedAttempt): Promise<void>;

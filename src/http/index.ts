@@ -1,6 +1,6 @@
 export { buildServer, stringifyJson, type Server, type ServerOptions } from './server.js';
 export { defineRoute, registerRoute, enforceRouteDeclarations, isRouteAuth, isPublicAuth, isSelfAuth, isActionAuth, noAuthenticator, denyAll, ADMIN_RESOURCES, MIN_JUSTIFICATION_LENGTH } from './routes.js';
-export type { RouteAuth, ActionAuth, SelfAuth, PublicAuth, SessionAuthenticator, SessionCredential, RouteDefinition, RouteContext, Principal, Authenticator, Authorizer, RegisteredRoute, Denial, DenialReporter } from './routes.js';
+export type { RouteAuth, ActionAuth, SelfAuth, PublicAuth, SessionAuthenticator, SessionCredential, RouteDefinition, RouteContext, Principal, Authenticator, Authorizer, RegisteredRoute, Denial, DenialFacts, DenialReporter } from './routes.js';
 export { healthRoutes, type ReadinessCheck } from './health.js';
 export { tenantRoutes } from './tenant-routes.js';
 export { toRampartError, PROBLEM_CONTENT_TYPE, installProblemHandlers } from './problem.js';

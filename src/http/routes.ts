@@ -137,19 +137,23 @@ export type RegisteredRoute = { method: string; url: string; auth: RouteAuth };
  * that answers for a record the caller may not see (another tenant's, one row-level security or
  * the policy hides) exactly as for one that does not exist. Reported once, here, for every route.
  */
-export type Denial = {
-  principal: Principal;
+/** What the pipeline knows of a refusal: what a denial reporter and the audit log receive. */
+export type DenialFacts = {
+  /** The action and resource the route declares. */
   action: string;
   resource: string;
-  /** The record the route names: its `:id` (or `:clientId`) path parameter, when it has one. */
+  /** The record the request named (its `:id` or `:clientId` path parameter), when there is one. */
   recordId?: string | undefined;
+  /** The route pattern, e.g. `DELETE /api/v1/apps/:app/:resource/:id`. */
   route: string;
-  /** The path as requested, without its query string (it names the concrete app resource and ids). */
+  /** The requested path without its query string (it names the concrete app resource and ids). */
   path: string;
   status: 403 | 404;
+  /** The problem's catalogued `reason`, when it has one (e.g. `self_approval`). */
   reason?: string | undefined;
-  request: FastifyRequest;
 };
+
+export type Denial = DenialFacts & { principal: Principal; request: FastifyRequest };
 export type DenialReporter = (denial: Denial) => Promise<void>;
 
 export type PipelineServices = { authenticate: Authenticator; session?: SessionAuthenticator; authorize: Authorizer; onDenied?: DenialReporter };
