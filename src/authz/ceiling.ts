@@ -108,7 +108,8 @@ export function checkCeiling({ before, after, roles, author }: CeilingInput): Ce
     return decide(set, { principal: owner, action, resource: { type: resource } }).allowed;
   };
   const lockout = OWNER_ADMINISTRATION.filter((p) => ownerMay(before, p) && !ownerMay(after, p));
-  const lost = [...reachable(before, [OWNER_ROLE], tenantId)].filter((p) => !reachable(after, [OWNER_ROLE], tenantId).has(p));
+  const ownerAfter = reachable(after, [OWNER_ROLE], tenantId);
+  const lost = [...reachable(before, [OWNER_ROLE], tenantId)].filter((p) => !ownerAfter.has(p));
   if (lockout.length) throw new RampartError('conflict', { detail: `this change would take ${lockout.join(', ')} from the owner, who must always be able to administer the tenant`, ...reason('owner_lockout') });
   if (lost.length && !isOwnerAuthor) throw new RampartError('forbidden', { detail: `only an owner may reduce what the owner role holds (${lost.slice(0, 3).join(', ')})`, ...reason('owner_only_change') });
 
