@@ -129,7 +129,9 @@ export function authzRoutes({ authz, db, audit }: { authz: Authz; db: Database; 
       url: '/api/v1/authz/changes/pending',
       auth: { action: 'read', resource: 'matrix' },
       summary: 'Changes that grant an owner-only permission and wait for a second admin',
-      handler: async ({ principal }) => ({ items: await authz.pendingChanges(principal.tenantId) }),
+      handler: async ({ principal }) => ({
+        items: (await authz.pendingChanges(principal.tenantId)).map((c) => ({ id: c.id, kind: c.kind, summary: c.summary, requested_by: c.requestedBy, justification: c.justification, created_at: c.createdAt })),
+      }),
     }),
     defineRoute({
       method: 'POST',
