@@ -154,7 +154,7 @@ export function createAuthz({ db, audit, clock = systemClock, resources = BUILTI
   async function approveChange(input: ChangeInput & { changeId: string }): Promise<ChangeResult> {
     const justification = requireJustification(input.justification);
     const result = await withTenant(db, { tenantId: input.tenantId, actor: input.actor }, async (trx): Promise<ChangeResult> => {
-      const row = await trx.selectFrom('authz_changes').select(['id', 'status', 'requested_by', 'request']).where('tenant_id', '=', input.tenantId).where('id', '=', input.changeId).executeTakeFirst();
+      const row = await trx.selectFrom('authz_changes').select(['id', 'status', 'requested_by', 'request']).where('tenant_id', '=', input.tenantId).where('id', '=', input.changeId).forUpdate().executeTakeFirst();
       if (!row || row.status !== 'pending' || !row.request) throw new RampartError('not_found', { detail: 'no pending change with this id' });
       if (row.requested_by === actorName(input.actor)) throw new RampartError('forbidden', { detail: 'a change is approved by someone other than its author', extensions: { reason: 'approver_is_author' } });
       const request = row.request as ChangeRequest;
