@@ -52,12 +52,15 @@ export function Access() {
   };
   const save = useMutation({
     mutationFn: () =>
-      highRisk.runAll(
+      highRisk.runAll<{ status?: string }>(
         changes.map((c) => ({ method: 'PUT', path: `/api/v1/authz/matrix/${encodeURIComponent(c.role)}/${encodeURIComponent(resource!.name)}`, body: { actions: c.actions, justification }, label: `${c.role} on ${resource!.name}`, resource: 'matrix', action: 'update' })),
         `Permission change on ${resource?.name}`,
       ),
-    onSuccess: async () => {
-      setSaved(`Saved ${changes.length} change${changes.length === 1 ? '' : 's'} on ${resource?.name}.`);
+    onSuccess: async (results) => {
+      // An owner-only grant waits for a second admin (202 pending) instead of applying.
+      const pending = results.filter((r) => r?.status === 'pending').length;
+      const applied = changes.length - pending;
+      setSaved(`Saved ${applied} change${applied === 1 ? '' : 's'} on ${resource?.name}.${pending ? ` ${pending} grant${pending === 1 ? '' : 's'} an owner-only permission and wait${pending === 1 ? 's' : ''} for a second admin's approval.` : ''}`);
       setEdits({});
       setReviewing(false);
       setJustification('');

@@ -34,7 +34,7 @@ export function CedarPolicies() {
   };
   const put = useMutation({
     mutationFn: () =>
-      highRisk.run({
+      highRisk.run<{ status?: string }>({
         method: 'PUT',
         path: `/api/v1/authz/policies/${encodeURIComponent(draft.id)}`,
         body: { cedar: draft.cedar, ...(draft.description.trim() ? { description: draft.description.trim() } : {}), justification },
@@ -42,10 +42,11 @@ export function CedarPolicies() {
         resource: 'authz_policy',
         action: 'create',
       }),
-    onSuccess: async () => {
+    onSuccess: async (result) => {
       const id = draft.id;
       setDraft({ id: '', description: '', cedar: '' });
-      await afterChange(`Saved policy ${id}.`);
+      // An owner-only grant is not applied yet: it waits for a second admin (docs/authorization.md).
+      await afterChange(result?.status === 'pending' ? `Policy ${id} grants an owner-only permission: it applies once a second admin approves it.` : `Saved policy ${id}.`);
     },
   });
   const remove = useMutation({
